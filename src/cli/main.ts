@@ -1,0 +1,53 @@
+// The `cpc-webgpu` command. Each subcommand lives in its own module; this file only routes.
+import { parseArgs } from 'node:util';
+import { acquireNodeDevice } from '../node/device.ts';
+import { CpcError } from '../runtime/errors.ts';
+import { deviceInfo, formatDeviceInfo } from './info.ts';
+
+const USAGE = `usage: cpc-webgpu <command> [options]
+
+commands:
+  info [--json]          adapter, enabled features and the limits cpc-webgpu relies on
+`;
+
+async function infoCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+  const ctx = await acquireNodeDevice();
+  try {
+    const info = deviceInfo(ctx);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ adapter: info.adapter, features: info.features, limits: info.limits })}\n`);
+    } else {
+      process.stdout.write(`${formatDeviceInfo(info)}\n`);
+    }
+  } finally {
+    ctx.dispose();
+  }
+  return 0;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  info: infoCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 1;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`cpc-webgpu: unknown command '${cmd}'\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof CpcError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`cpc-webgpu ${cmd}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,26 @@
+// Elementwise |got - want| <= atol + rtol*|want| with a message naming the worst element, so a
+// failing kernel test says where and by how much.
+import { expect } from 'vitest';
+
+export interface CloseReport { maxAbs: number; maxRel: number; worst: number; }
+
+export function closeReport(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): CloseReport & { bad: number } {
+  let maxAbs = 0, maxRel = 0, worst = -1, bad = 0, worstExcess = -Infinity;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    const err = Math.abs(g - w);
+    const excess = Number.isNaN(err) ? Infinity : err - (atol + rtol * Math.abs(w));
+    if (excess > 0) bad++;
+    if (excess > worstExcess) { worstExcess = excess; worst = i; }
+    maxAbs = Math.max(maxAbs, Number.isNaN(err) ? Infinity : err);
+    if (w !== 0) maxRel = Math.max(maxRel, err / Math.abs(w));
+  }
+  return { maxAbs, maxRel, worst, bad };
+}
+
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what = 'values'): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  const r = closeReport(got, want, atol, rtol);
+  const msg = `${what}: ${r.bad}/${want.length} elements outside atol=${atol} rtol=${rtol}; worst at [${r.worst}] got ${got[r.worst]} want ${want[r.worst]} (max abs err ${r.maxAbs.toExponential(2)})`;
+  expect(r.bad, msg).toBe(0);
+}
