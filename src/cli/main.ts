@@ -2,12 +2,15 @@
 import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../node/device.ts';
 import { CpcError } from '../runtime/errors.ts';
+import { benchCommand } from './bench.ts';
 import { deviceInfo, formatDeviceInfo } from './info.ts';
 
 const USAGE = `usage: cpc-webgpu <command> [options]
 
 commands:
   info [--json]          adapter, enabled features and the limits cpc-webgpu relies on
+  bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
+                         kernel and end-to-end benchmarks (JSON format: DESIGN.md §8)
 `;
 
 async function infoCommand(argv: string[]): Promise<number> {
@@ -28,6 +31,7 @@ async function infoCommand(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   info: infoCommand,
+  bench: benchCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

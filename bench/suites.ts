@@ -1,0 +1,9 @@
+// Benchmark suites by name. Each suite lives in its own file, next to its naive baselines, and is
+// loaded only when selected.
+import type { BenchSuite } from './types.ts';
+
+export const SUITES: Record<string, () => Promise<BenchSuite>> = {
+  conv: async () => (await import('./conv.ts')).convSuite,
+  gru: async () => (await import('./gru.ts')).gruSuite,
+  infonce: async () => (await import('./infonce.ts')).infonceSuite,
+};
