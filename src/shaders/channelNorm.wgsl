@@ -1,0 +1,133 @@
+// CPC_audio's ChannelNorm between a conv and its ReLU, on channels-last frames [B, T, C]: every
+// frame is normalised over its C channels with the UNBIASED variance (÷(C−1)), eps EPS:
+//   xhat = (u − mean)·rstd, rstd = 1/sqrt(var + eps), y = max(xhat·γ + β, 0).
+// It runs as a light pass after the conv GEMM (which writes u = conv + bias into y): the GEMM's
+// lanes each own 8 of the C channels, so a fused norm would need a cross-workgroup reduction. One
+// lane per frame loops over its channels; the pass moves ~6 floats per element, ≤ 3 % of the conv.
+// Saved for the backward: xhat [B, T, C] and rstd [B, T].
+//
+// Backward, with g = dy·(y > 0)·γ, per frame:
+//   du = rstd·(g − mean_c g − xhat·Σ_c(g·xhat)/(C − 1))
+// written into the zero-padded du [B, TPAD, C] the conv backward reads; dγ = Σ dy·(y>0)·xhat and
+// dβ = Σ dy·(y>0) over all frames, in two fixed-order stages (paramPartial, paramReduce).
+
+override C: u32;
+override NF: u32;        // frames B·T
+override TOUT: u32 = 1u; // frames per batch
+override TPAD: u32 = 1u; // padded frames per batch in du
+override PADF: u32 = 0u; // zero frames before frame 0 in du
+override NB: u32 = 1u;
+override CH: u32 = 1u;   // frames per chunk (paramPartial)
+override CHUNKS: u32 = 1u;
+override EPS: f32 = 1e-5;
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
+
+// Channel loops run to `nc`, equal to C but read from a buffer length at run time: with the
+// constant C, llvmpipe's LLVM fully unrolls small-C loops of bounds-checked loads and a pipeline
+// took up to 13 s to compile (measured); the rolled loop runs as fast.
+
+@group(0) @binding(0) var<storage, read_write> yu: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gammaF: array<f32>;
+@group(0) @binding(2) var<storage, read_write> betaF: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xhatOut: array<f32>;
+@group(0) @binding(4) var<storage, read_write> rstdOut: array<f32>;
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let f = flat(gid, nwg);
+  if (f >= NF || (f + 1u) * C > arrayLength(&yu) || (f + 1u) * C > arrayLength(&xhatOut) || f >= arrayLength(&rstdOut)) { return; }
+  let base = f * C;
+  let nc = min(C, min(arrayLength(&gammaF), arrayLength(&betaF)));
+  var s = 0.0;
+  for (var c = 0u; c < nc; c++) { s += yu[base + c]; }
+  let mean = s / f32(C);
+  // Two passes: E[x²] − E[x]² would cancel catastrophically in f32 for frames with a large mean.
+  var ss = 0.0;
+  for (var c = 0u; c < nc; c++) { let d = yu[base + c] - mean; ss += d * d; }
+  let r = inverseSqrt(ss / f32(C - 1u) + EPS);
+  rstdOut[f] = r;
+  for (var c = 0u; c < nc; c++) {
+    let xh = (yu[base + c] - mean) * r;
+    xhatOut[base + c] = xh;
+    yu[base + c] = max(fma(xh, gammaF[c], betaF[c]), 0.0);
+  }
+}
+
+@group(0) @binding(0) var<storage, read_write> dyB: array<f32>;
+@group(0) @binding(1) var<storage, read_write> yB: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xhatB: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rstdB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gammaB: array<f32>;
+@group(0) @binding(5) var<storage, read_write> duB: array<f32>;
+
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let fp = flat(gid, nwg);
+  if (fp >= NB * TPAD || (fp + 1u) * C > arrayLength(&duB)) { return; }
+  let out = fp * C;
+  let b = fp / TPAD;
+  let fl = fp - b * TPAD;
+  let nc = min(C, arrayLength(&gammaB));
+  if (fl < PADF || fl >= PADF + TOUT) {
+    for (var c = 0u; c < nc; c++) { duB[out + c] = 0.0; }
+    return;
+  }
+  let f = b * TOUT + fl - PADF;
+  let base = f * C;
+  if (base + C > min(min(arrayLength(&dyB), arrayLength(&yB)), arrayLength(&xhatB)) || f >= arrayLength(&rstdB)) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var c = 0u; c < nc; c++) {
+    let g = select(0.0, dyB[base + c], yB[base + c] > 0.0) * gammaB[c];
+    sg += g;
+    sgx += g * xhatB[base + c];
+  }
+  let r = rstdB[f];
+  let gMean = sg / f32(C);
+  let k = sgx / f32(C - 1u);
+  for (var c = 0u; c < nc; c++) {
+    let g = select(0.0, dyB[base + c], yB[base + c] > 0.0) * gammaB[c];
+    duB[out + c] = r * (g - gMean - xhatB[base + c] * k);
+  }
+}
+
+@group(0) @binding(3) var<storage, read_write> partP: array<f32>;
+
+/** partP[chunk, 0, c] = Σ dy·(y>0)·xhat, partP[chunk, 1, c] = Σ dy·(y>0) over the chunk's frames. */
+@compute @workgroup_size(64)
+fn paramPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= C * CHUNKS || (i / C * 2u + 2u) * C > arrayLength(&partP)) { return; }
+  let chunk = i / C;
+  let c = i - chunk * C;
+  let end = min((chunk + 1u) * CH, NF);
+  if (end * C > min(min(arrayLength(&dyB), arrayLength(&yB)), arrayLength(&xhatB))) { return; }
+  var sx = 0.0;
+  var s = 0.0;
+  for (var f = chunk * CH; f < end; f++) {
+    let d = select(0.0, dyB[f * C + c], yB[f * C + c] > 0.0);
+    sx += d * xhatB[f * C + c];
+    s += d;
+  }
+  partP[(chunk * 2u) * C + c] = sx;
+  partP[(chunk * 2u + 1u) * C + c] = s;
+}
+
+@group(0) @binding(0) var<storage, read_write> partR: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dGamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dBeta: array<f32>;
+
+@compute @workgroup_size(64)
+fn paramReduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= C || c >= arrayLength(&dGamma) || c >= arrayLength(&dBeta) || CHUNKS * 2u * C > arrayLength(&partR)) { return; }
+  var sx = 0.0;
+  var s = 0.0;
+  for (var k = 0u; k < CHUNKS; k++) {
+    sx += partR[(k * 2u) * C + c];
+    s += partR[(k * 2u + 1u) * C + c];
+  }
+  dGamma[c] = sx;
+  dBeta[c] = s;
+}

@@ -1,0 +1,496 @@
+// Encoder Conv1d layers (CPC audio): conv + bias (+ ChannelNorm) + ReLU forward, and the matching
+// backward, as implicit GEMMs over CHANNELS-LAST activations.
+//
+// Layouts (all f32):
+//   x       [B, Tin, Cin]   layer input; layer 0 takes the waveform as [B, L] (Cin = 1)
+//   y       [B, Tout, Cout] layer output after ReLU (the next layer's x; z after the last layer)
+//   weight  [Cout, Cin, K]  PyTorch's; bias, normWeight (γ), normBias (β): [Cout]
+//   saved   (norm only) xhat [B, Tout, Cout] = normalised conv output, rstd [B, Tout]
+//   dy      [B, Tout, Cout]; dx [B, Tin, Cin] (overwritten; null skips it, e.g. for the waveform);
+//   dWeight [Cout, Cin, K], dBias / dNormWeight / dNormBias [Cout] (overwritten)
+// Scratch (op-local; conv1dForwardScratch / conv1dBackwardScratch list them for the planner):
+//   forward  wT [K·Cin, NP]        weights as r = k·Cin + ci rows, Cout padded to NP = ceil8(Cout)
+//   backward duPad [B, TPAD, Cout] dL/d(conv output), zero-padded in time for the dx GEMM (absent
+//                                  when the waveform dW kernel fuses the ReLU backward: no dx, no norm)
+//            wdT [S, JM·Cout, NPI] the dx weight slabs per phase (only when dx is computed)
+//            dwPartial [CHUNKS, RP, NP] per-chunk dW / db partial sums (RP = K·Cin + 1 rounded up to 4, or 8 for short spans)
+//            normPartial [NCHUNKS, 2, Cout] per-chunk dγ / dβ partial sums (norm only)
+// Channels-last makes output frame t's receptive field the contiguous span
+// x[b, t·S·Cin .. (t·S + K)·Cin), so the forward, dx and dW are GEMMs with contiguous rows:
+//   forward  relayout w → wT; conv1dGemm forward* (bias + ReLU in the epilogue); [channelNorm forward]
+//   backward [relayout w → wdT]; reluGradPad or channelNorm backward (+ dγ/dβ partials, reduce);
+//            dW/db partials (conv1dWeightGrad, or conv1dWeightGradWave for short spans such as
+//            the waveform layer, which also fuses the ReLU backward there); reduce; [dx GEMM].
+// The waveform layer's forward runs the generic GEMM's scalar path: its output (C values per 10
+// multiply-adds each) makes it store-bound, and a dedicated tile that reuses overlapping windows
+// would save ≤ 1/6 of its memory operations. Tiling, workgroup size and the subgroup sharing were
+// chosen by measurement on lavapipe (bench/conv.ts); the .wgsl headers say why.
+import type { GpuContext } from '../runtime/device.ts';
+import { ShapeError, type Shapes } from '../runtime/errors.ts';
+import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
+import type { KernelSource } from '../runtime/pipelines.ts';
+import type { DType, Tensor } from '../runtime/tensor.ts';
+import { grid1d } from './elementwise.ts';
+import lanesSubgroup from './conv1dLanes.subgroup.wgsl?raw';
+import lanesPortable from './conv1dLanes.portable.wgsl?raw';
+import tileCode from './conv1dTile.wgsl?raw';
+import gemmCode from './conv1dGemm.wgsl?raw';
+import weightGradCode from './conv1dWeightGrad.wgsl?raw';
+import weightGradWaveCode from './conv1dWeightGradWave.wgsl?raw';
+import relayoutCode from './conv1dRelayout.wgsl?raw';
+import backwardCode from './conv1dBackward.wgsl?raw';
+import normCode from './channelNorm.wgsl?raw';
+
+export const CHANNEL_NORM_EPS = 1e-5;
+
+export interface EncoderStackConfig {
+  /** Samples per sequence. */
+  L: number;
+  B: number;
+  /** C: output channels of every layer. */
+  channels: number;
+  kernels: readonly number[];
+  strides: readonly number[];
+  /** ChannelNorm between each conv and its ReLU (default false). */
+  norm?: boolean;
+}
+
+export interface Conv1dDims {
+  /** Layer index in the stack (0 reads the waveform). */
+  layer: number;
+  B: number;
+  Cin: number;
+  Tin: number;
+  Cout: number;
+  K: number;
+  stride: number;
+  Tout: number;
+  norm: boolean;
+}
+
+export interface Conv1dTensorSpec {
+  name: string;
+  shape: number[];
+  dtype: DType;
+}
+
+export type LaneSharing = 'subgroup' | 'portable';
+
+export interface Conv1dOptions {
+  /** Default: 'subgroup' when the device has subgroups with subgroupMinSize ≥ 8, else 'portable'. */
+  lanes?: LaneSharing;
+  /** Invocations per GEMM workgroup, a multiple of 8 (default: defaultWorkgroupSize). */
+  workgroupSize?: number;
+}
+
+const ceil8 = (n: number) => ceilDiv(n, 8) * 8;
+const ceil4 = (n: number) => ceilDiv(n, 4) * 4;
+const ROWS_PER_LANE = 4;
+const COLS_PER_TILE = 8;
+const FLAT_WG = 64;
+/** Lanes the two-stage reductions aim for (enough for any GPU; a few chunks on lavapipe). */
+const TARGET_LANES = 4096;
+const MIN_CHUNK_FRAMES = 64;
+
+function dimShapes(d: Conv1dDims): Shapes {
+  return { layer: d.layer, B: d.B, Cin: d.Cin, Tin: d.Tin, Cout: d.Cout, K: d.K, stride: d.stride, Tout: d.Tout, norm: String(d.norm) };
+}
+
+function posInt(op: string, name: string, v: number, shapes?: Shapes): void {
+  if (!Number.isInteger(v) || v <= 0) throw new ShapeError(op, `${name} must be a positive integer, got ${v}`, shapes);
+}
+
+/** Per-layer dims of the encoder; T_out = floor((T_in − k)/s) + 1, refused when a length drops below 1. */
+export function encoderStackDims(cfg: EncoderStackConfig): Conv1dDims[] {
+  const op = 'encoderStackDims';
+  const shapes: Shapes = { L: cfg.L, B: cfg.B, channels: cfg.channels, kernels: [...cfg.kernels], strides: [...cfg.strides] };
+  posInt(op, 'L', cfg.L, shapes);
+  posInt(op, 'B', cfg.B, shapes);
+  posInt(op, 'channels', cfg.channels, shapes);
+  if (cfg.kernels.length === 0 || cfg.kernels.length !== cfg.strides.length) {
+    throw new ShapeError(op, `kernels (${cfg.kernels.length}) and strides (${cfg.strides.length}) must be non-empty and of equal length`, shapes);
+  }
+  const norm = cfg.norm ?? false;
+  if (norm && cfg.channels < 2) throw new ShapeError(op, 'ChannelNorm needs channels ≥ 2 (unbiased variance)', shapes);
+  const dims: Conv1dDims[] = [];
+  let Tin = cfg.L;
+  let Cin = 1;
+  cfg.kernels.forEach((K, i) => {
+    const stride = cfg.strides[i]!;
+    posInt(op, `kernels[${i}]`, K, shapes);
+    posInt(op, `strides[${i}]`, stride, shapes);
+    if (Tin < K) {
+      throw new ShapeError(op, `layer ${i}: input length ${Tin} is shorter than its kernel ${K}, so its output length would be < 1`, shapes);
+    }
+    const Tout = Math.floor((Tin - K) / stride) + 1;
+    dims.push({ layer: i, B: cfg.B, Cin, Tin, Cout: cfg.channels, K, stride, Tout, norm });
+    Tin = Tout;
+    Cin = cfg.channels;
+  });
+  return dims;
+}
+
+/** Everything derived from the dims that the kernels and scratch shapes need. */
+export function conv1dGeometry(d: Conv1dDims) {
+  const RED = d.K * d.Cin;
+  const M = d.B * d.Tout;
+  const NP = ceil8(d.Cout);
+  const NPI = ceil8(d.Cin);
+  const JM = ceilDiv(d.K, d.stride);
+  // du is padded so that the span of JM frames ending at t0 = floor(τ/S) exists for every input frame τ.
+  const padFront = JM - 1;
+  const padBack = Math.max(0, ceilDiv(d.Tin, d.stride) - d.Tout);
+  const TPAD = d.Tout + padFront + padBack;
+  // Short spans (the waveform layer) take the role-swapped dW kernel: with 4 taps per lane the
+  // standard one would keep only ceil((RED + 1)/4) lanes busy per frame.
+  const waveDw = RED + 1 <= 28;
+  const RP = waveDw ? ceil8(RED + 1) : ceil4(RED + 1);
+  const lanesPerChunk = waveDw ? (RP / 8) * ceilDiv(d.Cout, 4) : (RP / 4) * (NP / 8);
+  const wantChunks = Math.min(ceilDiv(TARGET_LANES, lanesPerChunk), Math.max(1, Math.floor(M / MIN_CHUNK_FRAMES)));
+  const CH = ceilDiv(M, Math.max(1, wantChunks));
+  const CHUNKS = ceilDiv(M, CH);
+  const normWant = Math.min(ceilDiv(TARGET_LANES, d.Cout), Math.max(1, Math.floor(M / MIN_CHUNK_FRAMES)));
+  const NCH = ceilDiv(M, Math.max(1, normWant));
+  const NCHUNKS = ceilDiv(M, NCH);
+  return { RED, M, NP, NPI, JM, padFront, padBack, TPAD, waveDw, RP, CH, CHUNKS, NCH, NCHUNKS };
+}
+
+function validateDims(op: string, d: Conv1dDims): void {
+  const shapes = dimShapes(d);
+  for (const k of ['B', 'Cin', 'Tin', 'Cout', 'K', 'stride', 'Tout'] as const) posInt(op, k, d[k], shapes);
+  if (d.Tin < d.K || d.Tout !== Math.floor((d.Tin - d.K) / d.stride) + 1) {
+    throw new ShapeError(op, `Tout must be floor((Tin − K)/stride) + 1 = ${d.Tin < d.K ? '< 1' : Math.floor((d.Tin - d.K) / d.stride) + 1}`, shapes);
+  }
+  if (d.norm && d.Cout < 2) throw new ShapeError(op, 'ChannelNorm needs Cout ≥ 2 (unbiased variance)', shapes);
+}
+
+/** Tensors the forward writes for the backward (beyond y itself). */
+export function conv1dSavedTensors(d: Conv1dDims): Conv1dTensorSpec[] {
+  return d.norm
+    ? [{ name: 'xhat', shape: [d.B, d.Tout, d.Cout], dtype: 'f32' }, { name: 'rstd', shape: [d.B, d.Tout], dtype: 'f32' }]
+    : [];
+}
+
+export function conv1dForwardScratch(d: Conv1dDims): Conv1dTensorSpec[] {
+  const g = conv1dGeometry(d);
+  return [{ name: 'wT', shape: [g.RED, g.NP], dtype: 'f32' }];
+}
+
+/** The waveform-style dW kernel reads dy and y directly when no dx and no norm need a du tensor. */
+function fusesReluGrad(d: Conv1dDims, inputGrad: boolean): boolean {
+  return conv1dGeometry(d).waveDw && !d.norm && !inputGrad;
+}
+
+export function conv1dBackwardScratch(d: Conv1dDims, opts: { inputGrad: boolean }): Conv1dTensorSpec[] {
+  const g = conv1dGeometry(d);
+  const s: Conv1dTensorSpec[] = [];
+  if (!fusesReluGrad(d, opts.inputGrad)) {
+    s.push({ name: 'duPad', shape: [d.B, opts.inputGrad ? g.TPAD : d.Tout, d.Cout], dtype: 'f32' });
+  }
+  if (opts.inputGrad) s.push({ name: 'wdT', shape: [d.stride, g.JM * d.Cout, g.NPI], dtype: 'f32' });
+  s.push({ name: 'dwPartial', shape: [g.CHUNKS, g.RP, g.NP], dtype: 'f32' });
+  if (d.norm) s.push({ name: 'normPartial', shape: [g.NCHUNKS, 2, d.Cout], dtype: 'f32' });
+  return s;
+}
+
+/**
+ * Refuses a layer beyond the device's limits before any tensor or pipeline exists: every bound
+ * tensor against maxStorageBufferBindingSize, every grid against maxComputeWorkgroupsPerDimension.
+ */
+export function checkConv1dLimits(ctx: GpuContext, d: Conv1dDims, opts: { backward?: boolean; inputGrad?: boolean } = {}): void {
+  const op = opts.backward ? `conv1dBackward.l${d.layer + 1}` : `conv1dForward.l${d.layer + 1}`;
+  validateDims(op, d);
+  const shapes = dimShapes(d);
+  const g = conv1dGeometry(d);
+  const specs = [
+    { name: 'x', shape: [d.B, d.Tin, d.Cin] }, { name: 'y', shape: [d.B, d.Tout, d.Cout] },
+    ...conv1dSavedTensors(d), ...conv1dForwardScratch(d),
+    ...(opts.backward ? conv1dBackwardScratch(d, { inputGrad: opts.inputGrad ?? d.layer > 0 }) : []),
+  ];
+  for (const s of specs) {
+    const bytes = 4 * s.shape.reduce((a, b) => a * b, 1);
+    ctx.checkLimit(`${op} (${s.name} [${s.shape.join(', ')}])`, 'maxStorageBufferBindingSize', bytes, shapes);
+  }
+  // The smallest workgroup we launch gives the largest grids.
+  const wg = 8;
+  const grids = [
+    ceilDiv(g.M, wg * ROWS_PER_LANE), g.CHUNKS, ceilDiv(g.RP / 4, wg),
+    ceilDiv(d.B * ceilDiv(d.Tin, d.stride), wg * ROWS_PER_LANE), d.stride, g.NP / 8,
+  ];
+  for (const n of grids) ctx.checkLimit(op, 'maxComputeWorkgroupsPerDimension', n, shapes);
+  ctx.checkLimit(op, 'maxStorageBuffersPerShaderStage', 6, shapes);
+}
+
+/**
+ * 16 on CPU (fallback / software) adapters: on lavapipe 8 and 16 ran the GEMMs 15-30 % faster
+ * than 32 and up to 2x faster than 64 (measured at the small bench shape). 64 elsewhere, so GPU
+ * warps stay full (not measured: no GPU here).
+ */
+export function defaultWorkgroupSize(ctx: GpuContext): number {
+  const a = ctx.adapter;
+  const software = a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
+  return software ? 16 : 64;
+}
+
+function resolveOptions(ctx: GpuContext, op: string, d: Conv1dDims, opts: Conv1dOptions): { lanes: LaneSharing; wg: number } {
+  const info = (ctx.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const sgOk = ctx.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+  const lanes = opts.lanes ?? (sgOk ? 'subgroup' : 'portable');
+  if (lanes === 'subgroup' && !sgOk) {
+    throw new ShapeError(op, `lanes 'subgroup' needs the 'subgroups' feature with subgroupMinSize ≥ 8 (device: ${ctx.has('subgroups') ? `min size ${info?.subgroupMinSize}` : 'no subgroups'})`, dimShapes(d));
+  }
+  const wg = opts.workgroupSize ?? defaultWorkgroupSize(ctx);
+  if (!Number.isInteger(wg) || wg <= 0 || wg % 8 !== 0) throw new ShapeError(op, `workgroupSize must be a positive multiple of 8, got ${wg}`, dimShapes(d));
+  ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', wg, dimShapes(d));
+  ctx.checkLimit(op, 'maxComputeWorkgroupSizeX', wg, dimShapes(d));
+  return { lanes, wg };
+}
+
+const shaderCache = new Map<string, KernelSource>();
+
+/** A GEMM module: lane-sharing preamble (SHARED_SRC bound to `src`) + register tile + body. */
+const GEMM_BODIES = {
+  gemm: { file: 'Gemm', shared: 'w', code: gemmCode },
+  weightGrad: { file: 'WeightGrad', shared: 'du', code: weightGradCode },
+  weightGradWave: { file: 'WeightGradWave', shared: 'xs', code: weightGradWaveCode },
+} as const;
+
+function gemmShader(kind: keyof typeof GEMM_BODIES, lanes: LaneSharing): KernelSource {
+  const body = GEMM_BODIES[kind];
+  const name = `conv1d${body.file}.${lanes}`;
+  let s = shaderCache.get(name);
+  if (!s) {
+    // Only fixed identifiers are substituted: no user input ever reaches the WGSL text.
+    const pre = (lanes === 'subgroup' ? lanesSubgroup : lanesPortable).replaceAll('SHARED_SRC', body.shared);
+    s = { name, code: `${pre}\n${tileCode}\n${body.code}` };
+    shaderCache.set(name, s);
+  }
+  return s;
+}
+
+export const conv1dRelayoutShader: KernelSource = { name: 'conv1dRelayout', code: relayoutCode };
+export const conv1dBackwardShader: KernelSource = { name: 'conv1dBackward', code: backwardCode };
+export const channelNormShader: KernelSource = { name: 'channelNorm', code: normCode };
+
+function checkTensor(op: string, name: string, t: Tensor | null | undefined, shape: number[], d: Conv1dDims, alt?: number[]): Tensor {
+  const shapes = dimShapes(d);
+  if (!t) throw new ShapeError(op, `${name} [${shape.join(', ')}] is required`, shapes);
+  if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`, shapes);
+  const eq = (s: readonly number[]) => s.length === t.shape.length && s.every((v, i) => v === t.shape[i]);
+  if (!eq(shape) && !(alt && eq(alt))) {
+    throw new ShapeError(op, `${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]${alt ? ` or [${alt.join(', ')}]` : ''}`, shapes);
+  }
+  return t;
+}
+
+function checkScratch(op: string, t: Record<string, Tensor | null | undefined>, specs: Conv1dTensorSpec[], d: Conv1dDims): void {
+  for (const s of specs) checkTensor(op, `scratch.${s.name}`, t[s.name], s.shape, d);
+}
+
+/** x's shape: [B, Tin, Cin], or [B, L] for the waveform (Cin = 1). */
+function checkInput(op: string, name: string, t: Tensor | null | undefined, d: Conv1dDims): Tensor {
+  return checkTensor(op, name, t, [d.B, d.Tin, d.Cin], d, d.Cin === 1 ? [d.B, d.Tin] : undefined);
+}
+
+export interface Conv1dForwardTensors {
+  x: Tensor;
+  weight: Tensor;
+  bias: Tensor;
+  y: Tensor;
+  /** γ, β, xhat, rstd: required when dims.norm. */
+  normWeight?: Tensor;
+  normBias?: Tensor;
+  xhat?: Tensor;
+  rstd?: Tensor;
+  scratch: { wT: Tensor };
+}
+
+export interface Conv1dPlan {
+  name: string;
+  shapes: Shapes;
+  specs: DispatchSpec[];
+  flops: number;
+  bytes: number;
+}
+
+/** Useful multiply-adds ×2 of one conv GEMM (padding excluded). */
+export function conv1dFlops(d: Conv1dDims): number {
+  return 2 * d.B * d.Tout * d.Cout * d.Cin * d.K;
+}
+
+function rowsSpec(
+  d: Conv1dDims, shader: KernelSource, entry: string, wg: number, a: Tensor, w: Tensor, out: Tensor, bias: Tensor | null,
+  c: { TR: number; A_BS: number; A_TS: number; RED: number; N: number; NP: number; O_BS: number; O_TS: number; O_PS: number; VS: number; VLIM: number; RELU: number; phases: number },
+): DispatchSpec {
+  const { phases, ...constants } = c;
+  return {
+    shader, entryPoint: entry, constants: { ...constants, NB: d.B, WG: wg },
+    bindings: bias ? [a, w, out, bias] : [a, w, out],
+    workgroups: [c.NP / COLS_PER_TILE, ceilDiv(d.B * c.TR, wg * ROWS_PER_LANE), phases],
+  };
+}
+
+/** y = ReLU(norm?(conv(x) + bias)): weight relayout, one GEMM dispatch, (norm pass). */
+export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwardTensors, opts: Conv1dOptions = {}): Conv1dPlan {
+  const op = `conv1dForward.l${d.layer + 1}`;
+  checkConv1dLimits(ctx, d);
+  const { lanes, wg } = resolveOptions(ctx, op, d, opts);
+  const g = conv1dGeometry(d);
+  const x = checkInput(op, 'x', t.x, d);
+  checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
+  checkTensor(op, 'bias', t.bias, [d.Cout], d);
+  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d);
+  checkScratch(op, t.scratch as unknown as Record<string, Tensor>, conv1dForwardScratch(d), d);
+  if (d.norm) {
+    checkTensor(op, 'normWeight', t.normWeight, [d.Cout], d);
+    checkTensor(op, 'normBias', t.normBias, [d.Cout], d);
+    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d);
+    checkTensor(op, 'rstd', t.rstd, [d.B, d.Tout], d);
+  }
+  const vec4 = d.Cin % 4 === 0;
+  const specs: DispatchSpec[] = [{
+    shader: conv1dRelayoutShader, entryPoint: 'forwardWeights',
+    constants: { COUT: d.Cout, CIN: d.Cin, K: d.K, NP: g.NP, TOTAL: g.RED * g.NP },
+    bindings: [t.weight, t.scratch.wT], workgroups: grid1d(ctx, ceilDiv(g.RED * g.NP, FLAT_WG)),
+  }, rowsSpec(d, gemmShader('gemm', lanes), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, {
+    TR: d.Tout, A_BS: d.Tin * d.Cin, A_TS: d.stride * d.Cin, RED: g.RED, N: d.Cout, NP: g.NP,
+    O_BS: d.Tout * d.Cout, O_TS: d.Cout, O_PS: 0, VS: 1, VLIM: d.Tout, RELU: d.norm ? 0 : 1, phases: 1,
+  })];
+  if (d.norm) {
+    specs.push({
+      shader: channelNormShader, entryPoint: 'forward',
+      constants: { C: d.Cout, NF: g.M, EPS: CHANNEL_NORM_EPS },
+      bindings: [t.y, t.normWeight!, t.normBias!, t.xhat!, t.rstd!], workgroups: grid1d(ctx, ceilDiv(g.M, FLAT_WG)),
+    });
+  }
+  const yElems = g.M * d.Cout;
+  return {
+    name: op, shapes: dimShapes(d), specs,
+    flops: conv1dFlops(d) + (d.norm ? 8 * yElems : 2 * yElems),
+    bytes: 4 * (d.B * d.Tin * d.Cin + d.Cout * (d.Cin * d.K + 1) + yElems * (d.norm ? 4 : 1)),
+  };
+}
+
+export function prepareConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwardTensors, opts: Conv1dOptions = {}): Promise<PreparedOp> {
+  const p = planConv1dForward(ctx, d, t, opts);
+  return prepareDispatches(ctx, p.name, p.shapes, p.specs, p);
+}
+
+export interface Conv1dBackwardTensors {
+  x: Tensor;
+  weight: Tensor;
+  /** The forward's output (post-ReLU): its sign is the ReLU mask. */
+  y: Tensor;
+  dy: Tensor;
+  /** Overwritten with dL/dx; null skips the input gradient (layer 0's waveform). */
+  dx: Tensor | null;
+  dWeight: Tensor;
+  dBias: Tensor;
+  /** Required when dims.norm. */
+  normWeight?: Tensor;
+  xhat?: Tensor;
+  rstd?: Tensor;
+  dNormWeight?: Tensor;
+  dNormBias?: Tensor;
+  /** duPad is absent when conv1dBackwardScratch does not list it (fused ReLU backward). */
+  scratch: { duPad?: Tensor; wdT?: Tensor; dwPartial: Tensor; normPartial?: Tensor };
+}
+
+/**
+ * dx, dW, db (and dγ, dβ) of one layer: (dx weight relayout), ReLU / norm backward into the padded
+ * du, (norm parameter partials + reduce), dW/db partials + reduce, dx GEMM over the S phases.
+ */
+export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBackwardTensors, opts: Conv1dOptions = {}): Conv1dPlan {
+  const op = `conv1dBackward.l${d.layer + 1}`;
+  const inputGrad = t.dx !== null;
+  checkConv1dLimits(ctx, d, { backward: true, inputGrad });
+  const { lanes, wg } = resolveOptions(ctx, op, d, opts);
+  const g = conv1dGeometry(d);
+  const x = checkInput(op, 'x', t.x, d);
+  checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
+  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d);
+  checkTensor(op, 'dy', t.dy, [d.B, d.Tout, d.Cout], d);
+  const dx = inputGrad ? checkInput(op, 'dx', t.dx, d) : null;
+  checkTensor(op, 'dWeight', t.dWeight, [d.Cout, d.Cin, d.K], d);
+  checkTensor(op, 'dBias', t.dBias, [d.Cout], d);
+  checkScratch(op, t.scratch as unknown as Record<string, Tensor>, conv1dBackwardScratch(d, { inputGrad }), d);
+  if (d.norm) {
+    checkTensor(op, 'normWeight', t.normWeight, [d.Cout], d);
+    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d);
+    checkTensor(op, 'rstd', t.rstd, [d.B, d.Tout], d);
+    checkTensor(op, 'dNormWeight', t.dNormWeight, [d.Cout], d);
+    checkTensor(op, 'dNormBias', t.dNormBias, [d.Cout], d);
+  }
+  const { duPad, wdT, dwPartial, normPartial } = t.scratch;
+  const fused = fusesReluGrad(d, inputGrad);
+  const tpad = inputGrad ? g.TPAD : d.Tout;
+  const padf = inputGrad ? g.padFront : 0;
+  const specs: DispatchSpec[] = [];
+  if (d.norm) {
+    specs.push({
+      shader: channelNormShader, entryPoint: 'backward',
+      constants: { C: d.Cout, NF: g.M, TOUT: d.Tout, TPAD: tpad, PADF: padf, NB: d.B },
+      bindings: [t.dy, t.y, t.xhat!, t.rstd!, t.normWeight!, duPad!], workgroups: grid1d(ctx, ceilDiv(d.B * tpad, FLAT_WG)),
+    }, {
+      shader: channelNormShader, entryPoint: 'paramPartial',
+      constants: { C: d.Cout, NF: g.M, CH: g.NCH, CHUNKS: g.NCHUNKS },
+      bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv(d.Cout * g.NCHUNKS, FLAT_WG)),
+    }, {
+      shader: channelNormShader, entryPoint: 'paramReduce',
+      constants: { C: d.Cout, NF: g.M, CHUNKS: g.NCHUNKS },
+      bindings: [normPartial!, t.dNormWeight!, t.dNormBias!], workgroups: [ceilDiv(d.Cout, FLAT_WG)],
+    });
+  } else if (!fused) {
+    const total = d.B * tpad * d.Cout;
+    specs.push({
+      shader: conv1dBackwardShader, entryPoint: 'reluGradPad',
+      constants: { C: d.Cout, TOUT: d.Tout, TPAD: tpad, PADF: padf, TOTAL: total },
+      bindings: [t.dy, t.y, duPad!], workgroups: grid1d(ctx, ceilDiv(total, FLAT_WG)),
+    });
+  }
+  const dwConsts = {
+    NB: d.B, TR: d.Tout, CH: g.CH, A_BS: d.Tin * d.Cin, A_TS: d.stride * d.Cin, RED: g.RED,
+    D_BS: tpad * d.Cout, D_TS: d.Cout, D_OFF: padf * d.Cout, NCO: d.Cout, NP: g.NP, RP: g.RP, WG: wg,
+  };
+  if (g.waveDw) {
+    const du = fused ? t.dy : duPad!;
+    specs.push({
+      shader: gemmShader('weightGradWave', lanes), entryPoint: 'partialWave', constants: { ...dwConsts, MASK: fused ? 1 : 0 },
+      bindings: [x, du, dwPartial, fused ? t.y : du], workgroups: [g.RP / 8, ceilDiv(ceilDiv(d.Cout, 4), wg), g.CHUNKS],
+    });
+  } else {
+    specs.push({
+      shader: gemmShader('weightGrad', lanes), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
+      bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv(g.RP / 4, wg), g.CHUNKS],
+    });
+  }
+  specs.push({
+    shader: gemmShader('weightGrad', lanes), entryPoint: 'reduce',
+    constants: { NCO: d.Cout, CIN: d.Cin, K: d.K, RED: g.RED, NP: g.NP, RP: g.RP, CHUNKS: g.CHUNKS },
+    bindings: [dwPartial, t.dWeight, t.dBias], workgroups: grid1d(ctx, ceilDiv(d.Cout * (d.Cin * d.K + 1), FLAT_WG)),
+  });
+  if (dx) {
+    const total = d.stride * g.JM * d.Cout * g.NPI;
+    specs.push({
+      shader: conv1dRelayoutShader, entryPoint: 'inputGradWeights',
+      constants: { COUT: d.Cout, CIN: d.Cin, K: d.K, S: d.stride, JM: g.JM, NP: g.NPI, TOTAL: total },
+      bindings: [t.weight, wdT!], workgroups: grid1d(ctx, ceilDiv(total, FLAT_WG)),
+    });
+    const v4 = d.Cout % 4 === 0;
+    specs.push(rowsSpec(d, gemmShader('gemm', lanes), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, {
+      TR: ceilDiv(d.Tin, d.stride), A_BS: tpad * d.Cout, A_TS: d.Cout, RED: g.JM * d.Cout, N: d.Cin, NP: g.NPI,
+      O_BS: d.Tin * d.Cin, O_TS: d.stride * d.Cin, O_PS: d.Cin, VS: d.stride, VLIM: d.Tin, RELU: 0, phases: d.stride,
+    }));
+  }
+  const yElems = g.M * d.Cout;
+  return {
+    name: op, shapes: dimShapes(d), specs,
+    flops: conv1dFlops(d) * (dx ? 2 : 1) + (d.norm ? 10 : 1) * yElems,
+    bytes: 4 * (2 * d.B * d.Tin * d.Cin + 2 * d.Cout * (d.Cin * d.K + 1) + yElems * (d.norm ? 4 : 2)),
+  };
+}
+
+export function prepareConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBackwardTensors, opts: Conv1dOptions = {}): Promise<PreparedOp> {
+  const p = planConv1dBackward(ctx, d, t, opts);
+  return prepareDispatches(ctx, p.name, p.shapes, p.specs, p);
+}
