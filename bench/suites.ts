@@ -6,4 +6,6 @@ export const SUITES: Record<string, () => Promise<BenchSuite>> = {
   conv: async () => (await import('./conv.ts')).convSuite,
   gru: async () => (await import('./gru.ts')).gruSuite,
   infonce: async () => (await import('./infonce.ts')).infonceSuite,
+  adam: async () => (await import('./adam.ts')).adamSuite,
+  data: async () => (await import('./data.ts')).dataSuite,
 };

@@ -7,3 +7,4 @@ export * from './pipelines.ts';
 export * from './kernel.ts';
 export * from './profiler.ts';
 export * from './f16.ts';
+export * from './planner.ts';

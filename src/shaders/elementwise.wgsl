@@ -5,7 +5,7 @@ override alpha: f32 = 1.0;
 override beta: f32 = 0.0;
 override WG: u32 = 64;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG)
