@@ -8,4 +8,5 @@ export const SUITES: Record<string, () => Promise<BenchSuite>> = {
   infonce: async () => (await import('./infonce.ts')).infonceSuite,
   adam: async () => (await import('./adam.ts')).adamSuite,
   data: async () => (await import('./data.ts')).dataSuite,
+  e2e: async () => (await import('./e2e.ts')).e2eSuite,
 };

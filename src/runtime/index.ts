@@ -8,3 +8,4 @@ export * from './kernel.ts';
 export * from './profiler.ts';
 export * from './f16.ts';
 export * from './planner.ts';
+export * from './readback.ts';

@@ -456,7 +456,9 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     const du = fused ? t.dy : duPad!;
     specs.push({
       shader: gemmShader('weightGradWave', lanes), entryPoint: 'partialWave', constants: { ...dwConsts, MASK: fused ? 1 : 0 },
-      bindings: [x, du, dwPartial, fused ? t.y : du], workgroups: [g.RP / 8, ceilDiv(ceilDiv(d.Cout, 4), wg), g.CHUNKS],
+      // Slot 3 is the ReLU mask source, read only when MASK = 1; binding du there too would alias two
+      // writable bindings of one range, which WebGPU refuses (all storage bindings are read_write).
+      bindings: [x, du, dwPartial, t.y], workgroups: [g.RP / 8, ceilDiv(ceilDiv(d.Cout, 4), wg), g.CHUNKS],
     });
   } else {
     specs.push({

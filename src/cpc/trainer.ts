@@ -1,0 +1,381 @@
+// The CPC trainer: plans the step once (graph → memory plan → arena → prepared ops with their bind
+// groups), then replays it. A training step is one command encoder, one compute pass and one
+// queue.submit; the batch goes to one of two upload slots, and loss/accuracy are copied into a
+// readback ring inside the same submit and mapped later, so the host never waits on the GPU except
+// for back-pressure (at most MAX_IN_FLIGHT steps queued).
+import type { GpuContext } from '../runtime/device.ts';
+import { NonFiniteError, ShapeError } from '../runtime/errors.ts';
+import type { PreparedOp } from '../runtime/kernel.ts';
+import { allocateArena, planMemory, type Arena, type MemoryPlan } from '../runtime/planner.ts';
+import { Profiler, type ProfileResult } from '../runtime/profiler.ts';
+import { ReadbackRing } from '../runtime/readback.ts';
+import { stagingRing } from '../runtime/staging.ts';
+import { tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
+import { writeAdamHyper } from '../shaders/adam.ts';
+import { GRAD_NORM_STAT, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
+import { infoNceMetricsLayout } from '../shaders/infonce.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { validateConfig, type CpcTrainConfig } from './config.ts';
+import { buildCpcGraph, SIGNAL, SIGNAL_SLOTS, type CpcGraph, type GraphEnv, type Phase } from './graph.ts';
+import { initParams, packParams, unpackParams } from './params.ts';
+import { learningRate } from './schedule.ts';
+
+export interface StepMetrics {
+  /** Optimizer step (1-based) the numbers belong to; loss and accuracy are measured before its update. */
+  step: number;
+  loss: number;
+  lossPerK: number[];
+  accPerK: number[];
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Loss or a gradient was NaN/Inf; the optimizer skipped this update (parameters unchanged). */
+  nonFinite: boolean;
+}
+
+export interface CheckpointStore {
+  write(path: string, bytes: Uint8Array): Promise<void>;
+  read(path: string): Promise<Uint8Array>;
+}
+
+export interface TrainerOptions {
+  /** Read metrics back every N steps (default 1). */
+  metricsEvery?: number;
+  /** Initial weights by PyTorch name (default: PyTorch-style init seeded by config.seed). */
+  params?: Map<string, Float32Array>;
+  /** Where save(path) / load(path) go (Node: nodeCheckpointStore). */
+  store?: CheckpointStore;
+}
+
+export interface LossAndGrads {
+  loss: number;
+  lossPerK: number[];
+  accPerK: number[];
+  grads: Map<string, Float32Array>;
+}
+
+/** Steps queued ahead of the GPU before trainStep waits: enough to hide the host's work, bounded memory. */
+const MAX_IN_FLIGHT = 2;
+const READBACK_SLOTS = 8;
+
+interface PendingMetrics {
+  step: number;
+  lr: number;
+  value: StepMetrics | null;
+  error: unknown;
+  done: Promise<void>;
+}
+
+/** Parameters, moments and per-step tensors bound at fixed arena offsets; created by CpcTrainer.create. */
+export class CpcTrainer {
+  readonly ctx: GpuContext;
+  readonly config: CpcTrainConfig;
+  readonly graph: CpcGraph;
+  readonly plan: MemoryPlan;
+  readonly frames: number;
+  readonly paramNames: string[];
+  readonly paramCount: number;
+  private readonly arena: Arena;
+  private readonly readback: ReadbackRing;
+  /** Prepared ops per signal slot (ops that do not read the signal are shared). */
+  private readonly ops: { phase: Phase; name: string; bySlot: [PreparedOp, PreparedOp] }[];
+  private readonly store?: CheckpointStore;
+  private readonly metricsEvery: number;
+  private steps = 0;
+  private inFlight: Promise<unknown>[] = [];
+  private pending: PendingMetrics[] = [];
+  private profiler: Profiler | null = null;
+  private disposed = false;
+
+  private constructor(
+    ctx: GpuContext, graph: CpcGraph, plan: MemoryPlan, arena: Arena, readback: ReadbackRing,
+    ops: CpcTrainer['ops'], opts: TrainerOptions,
+  ) {
+    this.ctx = ctx;
+    this.graph = graph;
+    this.config = graph.config;
+    this.plan = plan;
+    this.arena = arena;
+    this.readback = readback;
+    this.ops = ops;
+    this.frames = graph.T;
+    this.paramNames = graph.layout.entries.map((e) => e.name);
+    this.paramCount = graph.layout.entries.reduce((s, e) => s + e.size, 0);
+    this.store = opts.store;
+    this.metricsEvery = opts.metricsEvery ?? 1;
+  }
+
+  static async create(ctx: GpuContext, config: CpcTrainConfig, opts: TrainerOptions = {}): Promise<CpcTrainer> {
+    validateConfig(config);
+    const metricsEvery = opts.metricsEvery ?? 1;
+    if (!Number.isInteger(metricsEvery) || metricsEvery < 1) throw new ShapeError('CpcTrainer', `metricsEvery must be a positive integer, got ${metricsEvery}`);
+    const graph = buildCpcGraph(config);
+    const plan = planMemory(graph.tensors, graph.ops);
+    // Device limits are checked for the whole plan before a single byte is allocated.
+    const shapes = { preset: `C=${config.channels} H=${config.hidden} K=${config.predictionSteps} B=${config.batchSize} L=${config.window}` };
+    for (const t of plan.tensors) {
+      if (t.firstOp >= 0 || t.lifetime === 'persistent') ctx.checkLimit(`CpcTrainer(${t.name} [${t.shape.join(', ')}])`, 'maxStorageBufferBindingSize', t.bytes, shapes);
+    }
+    ctx.checkLimit('CpcTrainer(persistent arena)', 'maxBufferSize', plan.persistentBytes, shapes);
+    ctx.checkLimit('CpcTrainer(activation arena)', 'maxBufferSize', plan.transientBytes, shapes);
+    const initial = packParams(graph.layout, opts.params ?? initParams(config, config.seed), 'CpcTrainer params');
+    const arena = allocateArena(ctx, plan, 'cpc');
+    let readback: ReadbackRing | null = null;
+    try {
+      const metricsBytes = 4 * (infoNceMetricsLayout(config.predictionSteps).length + GRAD_NORM_STATS_LEN);
+      readback = new ReadbackRing(ctx, metricsBytes, READBACK_SLOTS, 'cpc.metrics');
+      const groupView = (base: Tensor, group: string): Tensor => {
+        const g = graph.layout.groups.get(group);
+        if (!g) throw new ShapeError('CpcTrainer', `no parameter group '${group}'`);
+        return tensorView(ctx, base.buffer, base.byteOffset + 4 * g.offset, g.shape, 'f32', `${base.label}:${group}`);
+      };
+      const envFor = (slot: 0 | 1): GraphEnv => ({
+        ctx,
+        tensor: (name) => arena.get(name === SIGNAL ? SIGNAL_SLOTS[slot] : name),
+        param: (group) => groupView(arena.get('params'), group),
+        grad: (group) => groupView(arena.get('grads'), group),
+      });
+      const env0 = envFor(0), env1 = envFor(1);
+      const ops = await ctx.scoped('CpcTrainer.prepare', shapes, () => Promise.all(graph.ops.map(async (op) => {
+        const first = await op.prepare(env0);
+        const second = op.reads.includes(SIGNAL_SLOTS[0]) ? await op.prepare(env1) : first;
+        return { phase: op.phase, name: op.name, bySlot: [first, second] as [PreparedOp, PreparedOp] };
+      })));
+      writeTensor(ctx, arena.get('params'), initial);
+      const trainer = new CpcTrainer(ctx, graph, plan, arena, readback, ops, opts);
+      return trainer;
+    } catch (e) {
+      readback?.destroy();
+      arena.destroy();
+      throw e;
+    }
+  }
+
+  /** Floating-point operations and compulsory bytes of one training step (sum over its ops). */
+  get stepCost(): { flops: number; bytes: number } {
+    return this.ops.reduce((s, o) => ({ flops: s.flops + o.bySlot[0].flops, bytes: s.bytes + o.bySlot[0].bytes }), { flops: 0, bytes: 0 });
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  private check(op: string): void {
+    if (this.disposed) throw new ShapeError(op, 'the trainer was disposed');
+    this.ctx.assertAlive(op);
+    this.ctx.throwUncaptured(op);
+  }
+
+  private checkSignal(op: string, signal: Float32Array): void {
+    const { batchSize: B, window: L } = this.config;
+    if (!(signal instanceof Float32Array) || signal.length !== B * L) {
+      throw new ShapeError(op, `signal must be a Float32Array of B·L = ${B}·${L} = ${B * L} samples, got ${signal?.length}`, { B, L });
+    }
+    for (let i = 0; i < signal.length; i++) {
+      if (!Number.isFinite(signal[i]!)) {
+        throw new NonFiniteError(op, `signal holds a non-finite sample ${signal[i]} at window ${Math.floor(i / L)}, sample ${i % L}; nothing was submitted`, { B, L });
+      }
+    }
+  }
+
+  /** Writes the batch into upload slot `slot` and the per-step inputs (hyper-parameters, sampler seed). */
+  private upload(slot: 0 | 1, signal: Float32Array, step: number): number {
+    writeTensor(this.ctx, this.arena.get(SIGNAL_SLOTS[slot]), signal);
+    if (this.graph.mode.kind === 'sampled') {
+      writeTensor(this.ctx, this.arena.get('negatives.seedStep'), Uint32Array.of(this.config.seed >>> 0, step >>> 0));
+    }
+    const o = this.config.optimizer;
+    const lr = learningRate(step, { lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.totalSteps, minLr: o.minLr });
+    writeAdamHyper(this.ctx, this.arena.get('adam.hyper'), {
+      lr, step, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.decoupled,
+      maxNorm: o.maxGradNorm ?? Infinity,
+    });
+    return lr;
+  }
+
+  private encodeOps(enc: GPUCommandEncoder, slot: 0 | 1, phases: readonly Phase[], label: string): void {
+    const pass = enc.beginComputePass({ label });
+    for (const op of this.ops) if (phases.includes(op.phase)) op.bySlot[slot].encode(pass);
+    pass.end();
+  }
+
+  /**
+   * One optimizer step on a [B·L] batch: upload, encode every dispatch into one command buffer,
+   * submit. Resolves as soon as the step is queued (waits only when MAX_IN_FLIGHT steps are queued).
+   */
+  async trainStep(signal: Float32Array): Promise<void> {
+    const op = 'trainStep';
+    this.check(op);
+    this.checkSignal(op, signal);
+    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight.shift();
+    this.check(op);
+    const step = this.steps + 1;
+    const slot = (step % 2) as 0 | 1;
+    const logged = step % this.metricsEvery === 0 || step === 1;
+    const rb = logged ? await this.readback.acquire() : -1;
+    const lr = this.upload(slot, signal, step);
+    const enc = this.ctx.device.createCommandEncoder({ label: `cpc.step${step}` });
+    this.encodeOps(enc, slot, ['forward', 'loss', 'backward', 'optimizer'], 'cpc.step');
+    if (logged) {
+      const m = this.arena.get('metrics'), g = this.arena.get('gradNorm');
+      this.readback.encodeCopy(enc, rb, [
+        { buffer: m.buffer, offset: m.byteOffset, size: 4 * m.shape[0]! },
+        { buffer: g.buffer, offset: g.byteOffset, size: 4 * GRAD_NORM_STATS_LEN },
+      ]);
+    }
+    const submit = () => this.ctx.device.queue.submit([enc.finish()]);
+    // The first step runs inside error scopes so a validation error names the step, not "uncaptured".
+    if (step === 1) await this.ctx.scoped(op, { step }, submit);
+    else submit();
+    this.steps = step;
+    this.inFlight.push(this.ctx.device.queue.onSubmittedWorkDone());
+    if (logged) {
+      const entry: PendingMetrics = { step, lr, value: null, error: null, done: Promise.resolve() };
+      entry.done = this.readback.read(rb, op).then(
+        (bytes) => { entry.value = this.decodeMetrics(new Float32Array(bytes), step, lr); },
+        (e: unknown) => { entry.error = e; },
+      );
+      this.pending.push(entry);
+    }
+  }
+
+  private decodeMetrics(f: Float32Array, step: number, lr: number): StepMetrics {
+    const K = this.config.predictionSteps;
+    const lay = infoNceMetricsLayout(K);
+    const loss = f[lay.loss]!;
+    const g = f.subarray(lay.length);
+    return {
+      step, loss, lr,
+      lossPerK: Array.from(f.subarray(lay.lossPerK, lay.lossPerK + K)),
+      accPerK: Array.from(f.subarray(lay.accPerK, lay.accPerK + K)),
+      gradNorm: g[GRAD_NORM_STAT.norm]!,
+      nonFinite: g[GRAD_NORM_STAT.nonFinite]! !== 0 || !Number.isFinite(loss),
+    };
+  }
+
+  /** Metrics whose readback has landed, in step order; a failed readback (device lost) throws. */
+  takeMetrics(): StepMetrics[] {
+    const out: StepMetrics[] = [];
+    while (this.pending.length && (this.pending[0]!.value || this.pending[0]!.error)) {
+      const p = this.pending.shift()!;
+      if (p.error) throw p.error;
+      out.push(p.value!);
+    }
+    return out;
+  }
+
+  /** Waits for every queued step and readback, then returns what takeMetrics would. */
+  async flush(): Promise<StepMetrics[]> {
+    await Promise.all(this.pending.map((p) => p.done));
+    await Promise.all(this.inFlight.splice(0));
+    return this.takeMetrics();
+  }
+
+  /** Loss, per-k loss/accuracy and every parameter gradient for a batch; parameters are not updated. */
+  async lossAndGrads(signal: Float32Array): Promise<LossAndGrads> {
+    const op = 'lossAndGrads';
+    this.check(op);
+    this.checkSignal(op, signal);
+    await this.flush();
+    this.upload(0, signal, this.steps + 1);
+    const enc = this.ctx.device.createCommandEncoder({ label: op });
+    this.encodeOps(enc, 0, ['forward', 'loss', 'backward'], op);
+    await this.ctx.scoped(op, undefined, () => this.ctx.device.queue.submit([enc.finish()]));
+    const ring = stagingRing(this.ctx);
+    const metrics = (await ring.readTensor(this.arena.get('metrics'))) as Float32Array;
+    const grads = (await ring.readTensor(this.arena.get('grads'))) as Float32Array;
+    const K = this.config.predictionSteps;
+    const lay = infoNceMetricsLayout(K);
+    return {
+      loss: metrics[lay.loss]!,
+      lossPerK: Array.from(metrics.subarray(lay.lossPerK, lay.lossPerK + K)),
+      accPerK: Array.from(metrics.subarray(lay.accPerK, lay.accPerK + K)),
+      grads: unpackParams(this.graph.layout, grads),
+    };
+  }
+
+  /** Frame features z [B, T, C] and context c [B, T, H] (channels-last) of a [B·L] batch. */
+  async encode(signal: Float32Array): Promise<{ z: Float32Array; c: Float32Array }> {
+    const op = 'encode';
+    this.check(op);
+    this.checkSignal(op, signal);
+    await this.flush();
+    writeTensor(this.ctx, this.arena.get(SIGNAL_SLOTS[0]), signal);
+    const enc = this.ctx.device.createCommandEncoder({ label: op });
+    this.encodeOps(enc, 0, ['forward'], op);
+    await this.ctx.scoped(op, undefined, () => this.ctx.device.queue.submit([enc.finish()]));
+    const ring = stagingRing(this.ctx);
+    const z = (await ring.readTensor(this.arena.get(this.graph.z))) as Float32Array;
+    const c = (await ring.readTensor(this.arena.get(this.graph.c))) as Float32Array;
+    return { z: z.slice(), c: c.slice() };
+  }
+
+  async getParams(): Promise<Map<string, Float32Array>> {
+    this.check('getParams');
+    await this.flush();
+    return unpackParams(this.graph.layout, (await stagingRing(this.ctx).readTensor(this.arena.get('params'))) as Float32Array);
+  }
+
+  setParams(params: Map<string, Float32Array>): void {
+    this.check('setParams');
+    writeTensor(this.ctx, this.arena.get('params'), packParams(this.graph.layout, params, 'setParams'));
+  }
+
+  /** A safetensors checkpoint of parameters, Adam moments, config and step (plus `extraMetadata`). */
+  async toCheckpoint(extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
+    this.check('toCheckpoint');
+    await this.flush();
+    const ring = stagingRing(this.ctx);
+    const read = async (name: string) => ((await ring.readTensor(this.arena.get(name))) as Float32Array).slice();
+    const flat = { params: await read('params'), m: await read('adam.m'), v: await read('adam.v') };
+    return encodeCheckpoint(this.config, this.graph.layout, this.steps, flat, extraMetadata);
+  }
+
+  /**
+   * Restores parameters, moments and the step counter from checkpoint bytes after validating all
+   * of it; on any error the trainer is left exactly as it was. Returns the checkpoint's metadata.
+   */
+  async loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Promise<Record<string, string>> {
+    this.check('loadCheckpoint');
+    await this.flush();
+    const state = decodeCheckpoint(bytes, this.config, this.graph.layout, source);
+    const zeros = new Float32Array(this.graph.layout.total);
+    writeTensor(this.ctx, this.arena.get('params'), state.params);
+    writeTensor(this.ctx, this.arena.get('adam.m'), state.m ?? zeros);
+    writeTensor(this.ctx, this.arena.get('adam.v'), state.v ?? zeros);
+    this.steps = state.step;
+    return state.metadata;
+  }
+
+  async save(path: string, extraMetadata: Record<string, string> = {}): Promise<void> {
+    if (!this.store) throw new ShapeError('save', 'no checkpoint store: pass { store } to CpcTrainer.create (Node: nodeCheckpointStore) or use toCheckpoint()');
+    await this.store.write(path, await this.toCheckpoint(extraMetadata));
+  }
+
+  async load(path: string): Promise<Record<string, string>> {
+    if (!this.store) throw new ShapeError('load', 'no checkpoint store: pass { store } to CpcTrainer.create (Node: nodeCheckpointStore) or use loadCheckpoint()');
+    return this.loadCheckpoint(await this.store.read(path), path);
+  }
+
+  /** GPU time of every op of one training step (timestamp queries when available); parameters are updated as by trainStep. */
+  async profileStep(signal: Float32Array): Promise<ProfileResult> {
+    this.check('profileStep');
+    this.checkSignal('profileStep', signal);
+    await this.flush();
+    this.profiler ??= new Profiler(this.ctx, Math.max(64, this.ops.length));
+    const step = this.steps + 1;
+    this.upload(0, signal, step);
+    const result = await this.profiler.profile(this.ops.map((o) => o.bySlot[0]));
+    this.steps = step;
+    return result;
+  }
+
+  /** Frees every GPU buffer this trainer created. The device stays usable. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.readback.destroy();
+    this.arena.destroy();
+  }
+}
+export { readCheckpointInfo } from './checkpoint.ts';

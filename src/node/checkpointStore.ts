@@ -1,0 +1,41 @@
+// Node's CheckpointStore for the trainer's save(path) / load(path): atomic replacement on write (a
+// crash mid-save leaves the previous checkpoint intact) and a size-bounded read (a forged or wrong
+// file cannot make us allocate without limit). File-system failures become CheckpointErrors naming the
+// path, so the CLI prints one clean line instead of a Node stack trace.
+import { CheckpointError } from '../cpc/safetensors.ts';
+import { readFileLimited, writeFileAtomic } from './atomicFile.ts';
+
+/** Largest checkpoint we read: the paper config with Adam moments is ~90 MB; leave ample room. */
+export const MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3;
+
+/** Same shape as the trainer's CheckpointStore (kept structural so this file does not import the trainer). */
+export interface NodeCheckpointStore {
+  write(path: string, bytes: Uint8Array): Promise<void>;
+  read(path: string): Promise<Uint8Array>;
+}
+
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT') return 'no such file';
+  if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
+  if (err.code === 'EISDIR') return 'is a directory';
+  if (err.code === 'ENOSPC') return 'no space left on the device';
+  return err.message ?? String(e);
+}
+
+export const nodeCheckpointStore: NodeCheckpointStore = {
+  async write(path, bytes) {
+    try {
+      await writeFileAtomic(path, bytes);
+    } catch (e) {
+      throw new CheckpointError('saveCheckpoint', `cannot write '${path}': ${reason(e)}`);
+    }
+  },
+  async read(path) {
+    try {
+      return await readFileLimited(path, MAX_CHECKPOINT_BYTES);
+    } catch (e) {
+      throw new CheckpointError('loadCheckpoint', `cannot read '${path}': ${reason(e)}`);
+    }
+  },
+};

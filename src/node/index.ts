@@ -1,0 +1,6 @@
+// Node entry point: Dawn device acquisition, atomic checkpoint files and WAV folders.
+export { acquireNodeDevice } from './device.ts';
+export { createNodeGpu, releaseNodeGpu } from './gpu.ts';
+export { writeFileAtomic, readFileLimited } from './atomicFile.ts';
+export { nodeCheckpointStore } from './checkpointStore.ts';
+export { loadWavFolder } from './wavFolder.ts';

@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import { CpcTrainer, type StepMetrics } from '../src/cpc/trainer.ts';
+import { ConfigError, resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
+import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
+import { CheckpointError } from '../src/cpc/safetensors.ts';
+import { LimitExceededError, NonFiniteError, ShapeError } from '../src/runtime/errors.ts';
+import { negativeSamplingSeed } from '../src/shaders/infonce.ts';
+import { cpcInitParams, cpcLossAndGrads, randomArray, type CpcConfig } from './reference/index.ts';
+import { testDevice } from './helpers/gpu.ts';
+
+function oracleConfig(cfg: CpcTrainConfig, step: number): CpcConfig {
+  return {
+    channels: cfg.channels, hidden: cfg.hidden, predictionSteps: cfg.predictionSteps, kernels: cfg.kernels, strides: cfg.strides,
+    norm: cfg.norm, predictorBias: cfg.predictorBias, batchSize: cfg.batchSize,
+    negatives: cfg.negatives.kind === 'sampled'
+      ? { kind: 'sampled', n: cfg.negatives.n, seed: negativeSamplingSeed(cfg.seed, step) }
+      : { kind: cfg.negatives.kind },
+  };
+}
+
+function l2(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return Math.sqrt(s);
+}
+
+/**
+ * Whole-model check against the float64 oracle. Parameters and signal are f32-representable, so
+ * the only differences are float32 rounding inside the GPU kernels. Each kernel is checked against
+ * per-element error bounds in its own test (relative errors ≲ 1e-5 for its outputs); here ~12 ops
+ * compose, and the backward multiplies errors by the conditioning of softmax/GRU/ReLU chains
+ * (the loss's gradient is O(1) while individual score terms are O(10)), so we allow 1e-3 of each
+ * gradient tensor's norm — 100× the per-kernel level. A wrong index, a missing accumulation or a
+ * dropped term gives errors of order 1 of the norm, three orders of magnitude above this.
+ */
+const GRAD_NORM_RTOL = 1e-3;
+const LOSS_RTOL = 1e-4;
+
+async function checkAgainstOracle(cfg: CpcTrainConfig, seed: number): Promise<void> {
+  const ctx = await testDevice();
+  const ocfg = oracleConfig(cfg, 1);
+  const p64 = cpcInitParams(ocfg, seed);
+  const params = new Map([...p64].map(([k, v]) => [k, Float32Array.from(v)]));
+  const signal = Float32Array.from(randomArray(cfg.batchSize * cfg.window, seed + 7, 0.5));
+  const ref = cpcLossAndGrads(Float64Array.from(signal), new Map([...params].map(([k, v]) => [k, Float64Array.from(v)])), ocfg);
+  const trainer = await CpcTrainer.create(ctx, cfg, { params });
+  try {
+    const got = await trainer.lossAndGrads(signal);
+    expect(Math.abs(got.loss - ref.loss), `loss ${got.loss} vs oracle ${ref.loss}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(ref.loss));
+    got.accPerK.forEach((a, k) => expect(a, `acc k=${k + 1}`).toBeCloseTo(ref.accPerK[k]!, 5));
+    expect([...got.grads.keys()].sort()).toEqual([...ref.grads.keys()].sort());
+    for (const [name, want] of ref.grads) {
+      const g = got.grads.get(name)!;
+      const diff = Float64Array.from(want, (w, i) => g[i]! - w);
+      const rel = l2(diff) / Math.max(l2(want), 1e-30);
+      expect(rel, `${name}: ‖gpu − oracle‖/‖oracle‖ = ${rel.toExponential(2)} (‖oracle‖ = ${l2(want).toExponential(2)})`).toBeLessThanOrEqual(GRAD_NORM_RTOL);
+    }
+    // A second call must give the same numbers: nothing may accumulate across calls.
+    const again = await trainer.lossAndGrads(signal);
+    expect(again.loss).toBe(got.loss);
+    for (const [name, g] of got.grads) expect(Array.from(again.grads.get(name)!), name).toEqual(Array.from(g));
+  } finally {
+    trainer.dispose();
+  }
+}
+
+function batches(cfg: CpcTrainConfig, n: number, seed = 3): Float32Array[] {
+  const ds = createSyntheticDataset({ seed, speakers: 4, utterancesPerSpeaker: 4 });
+  const s = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed });
+  return Array.from({ length: n }, () => s.next().signal);
+}
+
+async function train(trainer: CpcTrainer, data: Float32Array[]): Promise<StepMetrics[]> {
+  for (const x of data) await trainer.trainStep(x);
+  return trainer.flush();
+}
+
+describe('CpcTrainer', () => {
+  it('matches the float64 oracle on tiny: loss, accuracy and every parameter gradient', async () => {
+    await checkAgainstOracle(resolveConfig('tiny'), 11);
+  });
+
+  // The variants keep tiny's B and L so most pipelines are the ones already built (each new shape
+  // is a fresh shader compile on lavapipe, the dominant cost of these tests on a cold cache).
+  it('matches the oracle with channel norm, predictor bias and sampled negatives', async () => {
+    await checkAgainstOracle(resolveConfig('tiny', { norm: true, predictorBias: true, negatives: { kind: 'sampled', n: 9 }, seed: 77 }), 12);
+  }, 300_000);
+
+  it('matches the oracle with batch-time negatives', async () => {
+    await checkAgainstOracle(resolveConfig('tiny', { negatives: { kind: 'batch-time' } }), 13);
+  }, 300_000);
+
+  it('lowers the loss on tiny within 50 steps', async () => {
+    const ctx = await testDevice();
+    const cfg = resolveConfig('tiny');
+    const trainer = await CpcTrainer.create(ctx, cfg, { metricsEvery: 1 });
+    try {
+      const m = await train(trainer, batches(cfg, 50));
+      expect(m.map((x) => x.step)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(m.every((x) => !x.nonFinite)).toBe(true);
+      const first = m.slice(0, 5).reduce((s, x) => s + x.loss, 0) / 5;
+      const last = m.slice(-5).reduce((s, x) => s + x.loss, 0) / 5;
+      // ln(B) = 2.08 is chance level for 'batch' negatives at B = 8.
+      expect(first).toBeGreaterThan(1.9);
+      expect(last, `mean loss of steps 1-5 ${first.toFixed(4)}, of steps 46-50 ${last.toFixed(4)}`).toBeLessThan(first - 0.1);
+    } finally {
+      trainer.dispose();
+    }
+  });
+
+  it('is deterministic and resumes bitwise from a checkpoint', async () => {
+    const ctx = await testDevice();
+    const cfg = resolveConfig('tiny', { negatives: { kind: 'sampled', n: 12 } });
+    const data = batches(cfg, 6, 5);
+    const a = await CpcTrainer.create(ctx, cfg);
+    const b = await CpcTrainer.create(ctx, cfg);
+    const half = await CpcTrainer.create(ctx, cfg);
+    const resumed = await CpcTrainer.create(ctx, cfg, { params: new Map([...(await a.getParams())].map(([k, v]) => [k, v.map(() => 0.5)])) });
+    try {
+      const la = (await train(a, data)).map((x) => x.loss);
+      const lb = (await train(b, data)).map((x) => x.loss);
+      expect(lb).toEqual(la);
+      await train(half, data.slice(0, 3));
+      const bytes = await half.toCheckpoint({ note: 'resume-test' });
+      const meta = await resumed.loadCheckpoint(bytes, 'mem');
+      expect(meta.note).toBe('resume-test');
+      expect(resumed.stepCount).toBe(3);
+      const rest = (await train(resumed, data.slice(3))).map((x) => x.loss);
+      expect(rest).toEqual(la.slice(3));
+      expect(Array.from((await resumed.getParams()).get('gru.weight_hh_l0')!)).toEqual(Array.from((await a.getParams()).get('gru.weight_hh_l0')!));
+    } finally {
+      for (const t of [a, b, half, resumed]) t.dispose();
+    }
+  });
+
+  it('creates no buffer, bind group or pipeline after the first step, and dispose frees every buffer it made', async () => {
+    const ctx = await testDevice();
+    const cfg = resolveConfig('tiny');
+    const d = ctx.device as unknown as Record<string, unknown>;
+    const counts = { createBuffer: 0, createBindGroup: 0, createComputePipeline: 0, createComputePipelineAsync: 0, createCommandEncoder: 0 };
+    const live = new Set<GPUBuffer>();
+    const originals = new Map<string, unknown>();
+    for (const name of Object.keys(counts) as (keyof typeof counts)[]) {
+      const orig = (d[name] as (...a: unknown[]) => unknown).bind(ctx.device);
+      originals.set(name, d[name]);
+      d[name] = (...args: unknown[]) => {
+        counts[name]++;
+        const r = orig(...args);
+        if (name === 'createBuffer') {
+          const buf = r as GPUBuffer;
+          live.add(buf);
+          const destroy = buf.destroy.bind(buf);
+          buf.destroy = () => { live.delete(buf); destroy(); };
+        }
+        return r;
+      };
+    }
+    try {
+      const data = batches(cfg, 12, 9);
+      const trainer = await CpcTrainer.create(ctx, cfg, { metricsEvery: 3 });
+      await trainer.trainStep(data[0]!);
+      await trainer.flush();
+      const after1 = { ...counts };
+      for (const x of data.slice(1)) await trainer.trainStep(x);
+      const m = await trainer.flush();
+      expect(m.map((x) => x.step)).toEqual([3, 6, 9, 12]);
+      expect(counts.createBuffer, 'buffers created after step 1').toBe(after1.createBuffer);
+      expect(counts.createBindGroup, 'bind groups created after step 1').toBe(after1.createBindGroup);
+      expect(counts.createComputePipeline + counts.createComputePipelineAsync, 'pipelines after step 1')
+        .toBe(after1.createComputePipeline + after1.createComputePipelineAsync);
+      // One command encoder (one submit) per step.
+      expect(counts.createCommandEncoder - after1.createCommandEncoder).toBe(11);
+      expect(trainer.plan.plannedPeakBytes).toBeLessThan(trainer.plan.noReuseBytes);
+      trainer.dispose();
+      expect(live.size, 'buffers the trainer created and did not destroy').toBe(0);
+    } finally {
+      for (const [name, fn] of originals) d[name] = fn;
+    }
+  });
+
+  it('refuses bad input before submitting anything, naming the problem', async () => {
+    const ctx = await testDevice();
+    const cfg = resolveConfig('tiny');
+    expect(() => resolveConfig('tiny', { channels: 30 })).toThrow(ConfigError);
+    expect(() => resolveConfig('tiny', { channels: 30 })).toThrow(/channels/);
+    expect(() => resolveConfig('tiny', { window: 1000 })).toThrow(/window: 1000 samples give 4 frames; need at least predictionSteps \+ 1 = 5/);
+    expect(() => resolveConfig('tiny', { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => resolveConfig('tiny', { negatives: { kind: 'sampled', n: 0 } })).toThrow(/negatives\.n/);
+    expect(() => resolveConfig('tiny', { optimizer: { lr: -1 } })).toThrow(/optimizer\.lr/);
+    expect(() => resolveConfig('tiny', { chanels: 32 } as never)).toThrow(/chanels: unknown config field/);
+    expect(() => resolveConfig('huge' as never)).toThrow(/unknown preset 'huge'/);
+    // 64 windows of 2^24 samples: a 4 GiB signal tensor, beyond any binding limit; refused before allocation.
+    await expect(CpcTrainer.create(ctx, resolveConfig('tiny', { batchSize: 64, window: 2 ** 24 }))).rejects.toThrow(LimitExceededError);
+    const trainer = await CpcTrainer.create(ctx, cfg);
+    try {
+      await expect(trainer.trainStep(new Float32Array(10))).rejects.toThrow(ShapeError);
+      const bad = batches(cfg, 1)[0]!.slice();
+      bad[cfg.window + 17] = Number.NaN;
+      await expect(trainer.trainStep(bad)).rejects.toThrow(/non-finite sample NaN at window 1, sample 17/);
+      await expect(trainer.trainStep(bad)).rejects.toThrow(NonFiniteError);
+      expect(trainer.stepCount).toBe(0);
+      // A checkpoint of another shape is refused and leaves the trainer untouched.
+      const before = await trainer.getParams();
+      const other = await CpcTrainer.create(ctx, resolveConfig('tiny', { hidden: 16 }));
+      const wrong = await other.toCheckpoint();
+      other.dispose();
+      await expect(trainer.loadCheckpoint(wrong, 'other.safetensors')).rejects.toThrow(/other\.safetensors: config field 'hidden' differs/);
+      const good = await trainer.toCheckpoint();
+      await expect(trainer.loadCheckpoint(good.slice(0, good.length - 3), 'cut.safetensors')).rejects.toThrow(CheckpointError);
+      expect(Array.from((await trainer.getParams()).get('encoder.1.weight')!)).toEqual(Array.from(before.get('encoder.1.weight')!));
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
