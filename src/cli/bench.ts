@@ -25,7 +25,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       e2e: { type: 'boolean', default: false },
     },
   });
-  const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e');
+  const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak');
   for (const n of names) {
     if (!SUITES[n]) throw new Error(`bench: unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
