@@ -3,12 +3,22 @@ import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../node/device.ts';
 import { CpcError } from '../runtime/errors.ts';
 import { benchCommand } from './bench.ts';
+import { evalCommand } from './eval.ts';
+import { gradsCommand } from './grads.ts';
+import { trainCommand } from './train.ts';
 import { deviceInfo, formatDeviceInfo } from './info.ts';
 
 const USAGE = `usage: cpc-webgpu <command> [options]
 
 commands:
   info [--json]          adapter, enabled features and the limits cpc-webgpu relies on
+  train [--preset tiny|small|paper] [--config FILE] [--data synthetic|DIR] [--steps N] [--seed S]
+        [--out DIR] [--resume] [--probe] [--json] …
+                         train CPC; checkpoint + metrics.jsonl in --out (train --help for all options)
+  eval --checkpoint FILE [--data synthetic|DIR] [--json]
+                         linear phone/speaker probes, trained vs random init
+  grads --weights W.safetensors --batch X.safetensors --out G.safetensors [--config FILE] [--json]
+                         loss and parameter gradients for given weights and batch (interop check)
   bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
                          kernel and end-to-end benchmarks (JSON format: DESIGN.md §8)
 `;
@@ -32,6 +42,9 @@ async function infoCommand(argv: string[]): Promise<number> {
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   info: infoCommand,
   bench: benchCommand,
+  train: trainCommand,
+  eval: evalCommand,
+  grads: gradsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,8 +61,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(rest);
   } catch (e) {
-    if (e instanceof CpcError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`cpc-webgpu ${cmd}: ${(e as Error).message}\n`);
+    if (e instanceof CpcError) {
+      // One line, no stack trace: these errors already name the operation and the shapes or file.
+      process.stderr.write(`error: ${(e as Error).message}\n`);
+      return 1;
+    }
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${(e as Error).message} (see cpc-webgpu ${cmd} --help)\n`);
       return 1;
     }
     throw e;

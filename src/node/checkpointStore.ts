@@ -3,27 +3,22 @@
 // file cannot make us allocate without limit). File-system failures become CheckpointErrors naming the
 // path, so the CLI prints one clean line instead of a Node stack trace.
 import { CheckpointError } from '../cpc/safetensors.ts';
+import type { CheckpointStore } from '../cpc/trainer.ts';
 import { readFileLimited, writeFileAtomic } from './atomicFile.ts';
 
 /** Largest checkpoint we read: the paper config with Adam moments is ~90 MB; leave ample room. */
 export const MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3;
 
-/** Same shape as the trainer's CheckpointStore (kept structural so this file does not import the trainer). */
-export interface NodeCheckpointStore {
-  write(path: string, bytes: Uint8Array): Promise<void>;
-  read(path: string): Promise<Uint8Array>;
-}
-
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT') return 'no such file';
-  if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
-  if (err.code === 'EISDIR') return 'is a directory';
-  if (err.code === 'ENOSPC') return 'no space left on the device';
-  return err.message ?? String(e);
+  if (err?.code === 'ENOENT') return 'no such file';
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return 'permission denied';
+  if (err?.code === 'EISDIR') return 'is a directory';
+  if (err?.code === 'ENOSPC') return 'no space left on the device';
+  return err?.message ?? String(e);
 }
 
-export const nodeCheckpointStore: NodeCheckpointStore = {
+export const nodeCheckpointStore: CheckpointStore = {
   async write(path, bytes) {
     try {
       await writeFileAtomic(path, bytes);

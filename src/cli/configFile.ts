@@ -1,0 +1,30 @@
+// Reading a `--config FILE.json` (train, eval): size-bounded, and every failure a ConfigError naming
+// the file, so a typo'd path or a stray comma is one clear line.
+import { ConfigError, parseConfigJson, type CpcTrainConfig } from '../cpc/config.ts';
+import { readFileLimited } from '../node/atomicFile.ts';
+import { fsReason } from './usage.ts';
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The file's top-level JSON object, not yet validated as a config (callers may add fields first). */
+export async function readConfigObject(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readFileLimited(path, MAX_CONFIG_BYTES));
+  } catch (e) {
+    throw new ConfigError('--config', `cannot read '${path}': ${fsReason(e)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(path, 'must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/** A validated config from a file ({"preset": …, overrides…}; preset default small). */
+export async function readConfigFile(path: string): Promise<CpcTrainConfig> {
+  return parseConfigJson(JSON.stringify(await readConfigObject(path)), path);
+}

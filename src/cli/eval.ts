@@ -1,0 +1,85 @@
+// `cpc-webgpu eval --checkpoint FILE`: linear probes (phone per frame, speaker per window) on the frozen
+// features of a trained checkpoint and, as the baseline, of a randomly initialised model of the same
+// config (the seeded init the trainer starts from). The config comes from the checkpoint; the data
+// from --data, else the checkpoint's dataset spec, else the synthetic set.
+import { parseArgs } from 'node:util';
+import { decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
+import { paramLayout } from '../cpc/params.ts';
+import { parseSafetensors } from '../cpc/safetensors.ts';
+import { evaluateProbes } from '../cpc/evaluate.ts';
+import { CpcTrainer } from '../cpc/trainer.ts';
+import { nodeCheckpointStore } from '../node/checkpointStore.ts';
+import { acquireNodeDevice } from '../node/device.ts';
+import { readConfigFile } from './configFile.ts';
+import { dataSpecFromMetadata, describeDataSpec, loadDataset, parseDataArg } from './data.ts';
+import { formatProbeTable, probeJson } from './probeReport.ts';
+import { intFlag, UsageError } from './usage.ts';
+
+export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
+  --checkpoint FILE           a checkpoint written by \`cpc-webgpu train\` (config read from it)
+  --data synthetic|DIR        data to probe on (default: the checkpoint's training data)
+  --config FILE.json          the model config, for weights-only files (default: the checkpoint's)
+  --max-windows N             cap on windows per split fed to the encoder (default 600 train / 300 test)
+  --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, …}
+`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      checkpoint: { type: 'string' },
+      data: { type: 'string' },
+      config: { type: 'string' },
+      'max-windows': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(EVAL_USAGE);
+    return 0;
+  }
+  if (!values.checkpoint) throw new UsageError('eval', `--checkpoint FILE is required\n${EVAL_USAGE}`);
+  const maxWindows = values['max-windows'] === undefined ? undefined : intFlag('--max-windows', values['max-windows'], 0);
+  const note = (msg: string) => process.stderr.write(`${msg}\n`);
+
+  // Everything about the checkpoint is validated before a device is acquired.
+  const path = values.checkpoint;
+  const bytes = await nodeCheckpointStore.read(path);
+  // Weights-only files (e.g. converted from PyTorch) carry no config: --config supplies it, and the
+  // trainer's loadCheckpoint then checks every tensor against it.
+  let info: ReturnType<typeof readCheckpointInfo>;
+  if (values.config !== undefined) {
+    const { metadata } = parseSafetensors(bytes, path);
+    info = { config: await readConfigFile(values.config), step: /^\d+$/.test(metadata.step ?? '') ? Number(metadata.step) : 0, metadata };
+  } else {
+    info = readCheckpointInfo(bytes, path);
+  }
+  // Every tensor against the config, now rather than after the random-init probes.
+  decodeCheckpoint(bytes, info.config, paramLayout(info.config), path);
+  const spec = values.data !== undefined ? parseDataArg(values.data) : dataSpecFromMetadata(info.metadata, path) ?? parseDataArg('synthetic');
+  const dataset = await loadDataset(spec, note);
+  const caps = maxWindows === undefined ? undefined : { train: maxWindows, test: Math.max(1, Math.ceil(maxWindows / 2)) };
+
+  const ctx = await acquireNodeDevice({ label: 'eval' });
+  let trainer: CpcTrainer | null = null;
+  try {
+    // A fresh trainer holds the seeded random init: probe it first, then load the trained weights.
+    trainer = await CpcTrainer.create(ctx, info.config);
+    note(`eval ${path} (step ${info.step}) on ${describeDataSpec(spec)}`);
+    note('probes: random init …');
+    const random = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    await trainer.loadCheckpoint(bytes, path);
+    note('probes: trained …');
+    const trained = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ ...probeJson(trained, random), checkpoint: path, step: info.step, data: describeDataSpec(spec) })}\n`);
+    } else {
+      process.stdout.write(`${formatProbeTable(trained, random)}\n`);
+    }
+    return 0;
+  } finally {
+    trainer?.dispose();
+    ctx.dispose();
+  }
+}

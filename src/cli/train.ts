@@ -1,0 +1,350 @@
+// `cpc-webgpu train`: trains a CPC model, logging DIR/metrics.jsonl and saving DIR/checkpoint.safetensors
+// periodically, at the end and on Ctrl-C. The checkpoint also holds the data sampler state and the
+// dataset spec, so `--resume` continues the exact batch stream: a resumed run's losses are bitwise
+// those of an uninterrupted one.
+//
+// Keeping the GPU fed: trainStep only queues work (it waits only when 2 steps are already queued), so
+// the next batch is generated on the CPU while the GPU runs the current step, and metrics are read back
+// asynchronously (every --metrics-every steps) and collected with takeMetrics() as they land.
+//
+// Failure policy: a non-finite loss stops the run WITHOUT saving (the last good checkpoint stays);
+// a lost device ends it with the last checkpoint intact, to be continued with --resume.
+import { mkdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
+import { subSeed } from '../cpc/data/rng.ts';
+import { framesPerWindow } from '../cpc/config.ts';
+import { evaluateProbes } from '../cpc/evaluate.ts';
+import { initParams } from '../cpc/params.ts';
+import { CpcTrainer, type StepMetrics } from '../cpc/trainer.ts';
+import { nodeCheckpointStore } from '../node/checkpointStore.ts';
+import { acquireNodeDevice } from '../node/device.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import { CpcError, DeviceLostError } from '../runtime/errors.ts';
+import { DATA_META_KEY, describeDataSpec, loadDataset } from './data.ts';
+import { MetricsLog, type MetricsLine } from './metricsLog.ts';
+import { formatProbeTable, probeJson } from './probeReport.ts';
+import { createProgress } from './progress.ts';
+import { resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
+import { intFlag, UsageError } from './usage.ts';
+
+export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
+  --preset tiny|small|paper   model/optimizer preset (default small)
+  --config FILE.json          config fields over the preset (see src/cpc/config.ts)
+  --data synthetic|DIR        built-in synthetic speech (default) or a folder of .wav files
+  --steps N                   train until step N (default: the config's optimizer.totalSteps);
+                              also sets the LR schedule's horizon unless the config pins it
+  --seed S                    model init and batch-stream seed (default: the config's)
+  --out DIR                   run folder: checkpoint.safetensors, metrics.jsonl (default runs/<preset>)
+  --resume                    continue the run in --out from its checkpoint
+  --overwrite                 start over even if --out already holds a checkpoint
+  --metrics-every N           read loss/accuracy back every N steps (default 1)
+  --checkpoint-every N        save every N steps (default 100; also at the end and on Ctrl-C)
+  --probe / --no-probe        run the linear probes (trained vs random init) at the end (default off)
+  --json                      last stdout line: a JSON summary
+`;
+
+/** Seed tag of the training batch stream (distinct from the model init's use of config.seed). */
+const SAMPLER_SEED_TAG = 0xda7a;
+
+/** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
+const EXIT_INTERRUPTED = 130;
+
+/**
+ * Test-only fault injection (CPC_WEBGPU_FAULT): `lose-device@N` destroys the device right after step N
+ * is queued; `blowup@N` scales batch N by 1e38 (finite input, non-finite loss). Lets tests exercise the
+ * failure paths through the real CLI.
+ */
+function parseFault(): { kind: 'lose-device' | 'blowup'; step: number } | null {
+  const v = process.env.CPC_WEBGPU_FAULT;
+  if (!v) return null;
+  const m = /^(lose-device|blowup)@(\d+)$/.exec(v);
+  if (!m) throw new UsageError('CPC_WEBGPU_FAULT', `expects lose-device@N or blowup@N, got '${v}'`);
+  return { kind: m[1] as 'lose-device' | 'blowup', step: Number(m[2]) };
+}
+
+/** Ends the run with a message that says what state the run folder is in. */
+class TrainingStopped extends CpcError {}
+
+function fmtDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+interface RunResult {
+  lastMetrics: StepMetrics | null;
+  firstLoss: number | null;
+  stepsRun: number;
+  ms: number;
+  /**
+   * Steps per second after the first step of this run completed on the GPU. The first step pays for
+   * the driver's shader compilation (lavapipe JIT-compiles at first dispatch: seconds to a minute),
+   * which says nothing about training speed.
+   */
+  steadyStepsPerS: number | null;
+  /** Wall time until the first step of this run had completed. */
+  startupMs: number | null;
+  interrupted: boolean;
+  savedStep: number | null;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    allowNegative: true,
+    options: {
+      preset: { type: 'string' },
+      config: { type: 'string' },
+      data: { type: 'string' },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'metrics-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      probe: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(TRAIN_USAGE);
+    return 0;
+  }
+  const steps = values.steps === undefined ? undefined : intFlag('--steps', values.steps, 0, 0);
+  const seed = values.seed === undefined ? undefined : intFlag('--seed', values.seed, 0, 0, 0xffffffff);
+  const metricsEvery = intFlag('--metrics-every', values['metrics-every'], 1);
+  const checkpointEvery = intFlag('--checkpoint-every', values['checkpoint-every'], 100);
+  const fault = parseFault();
+  const json = values.json;
+  // Human-readable output goes to stderr when stdout is reserved for the JSON summary.
+  const say = (msg: string) => (json ? process.stderr : process.stdout).write(`${msg}\n`);
+  const note = (msg: string) => process.stderr.write(`${msg}\n`);
+
+  const setup = await resolveTrainSetup({
+    preset: values.preset, config: values.config, data: values.data, steps, seed, out: values.out,
+    resume: values.resume, overwrite: values.overwrite,
+  });
+  const { config } = setup;
+  const dataset = await loadDataset(setup.data, note);
+  const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+  if (setup.resume) sampler.setState(setup.resume.sampler);
+  await mkdir(setup.outDir, { recursive: true });
+
+  const ctx = await acquireNodeDevice({ label: 'train' });
+  let trainer: CpcTrainer | null = null;
+  let metrics: MetricsLog | null = null;
+  try {
+    trainer = await CpcTrainer.create(ctx, config, { metricsEvery, store: nodeCheckpointStore });
+    if (setup.resume) {
+      await trainer.loadCheckpoint(setup.resume.bytes, setup.checkpointPath);
+      setup.resume.bytes = new Uint8Array(0); // let the file buffer go
+    }
+    const T = framesPerWindow(config);
+    note(`train ${setup.label}: C=${config.channels} H=${config.hidden} K=${config.predictionSteps} B=${config.batchSize} L=${config.window} T=${T} ` +
+      `negatives=${config.negatives.kind}, ${trainer.paramCount.toLocaleString('en-US')} parameters, ` +
+      `arena ${(trainer.plan.plannedPeakBytes / 2 ** 20).toFixed(1)} MiB; data ${describeDataSpec(setup.data)}; ` +
+      `${ctx.adapter.description || ctx.adapter.vendor}`);
+    note(`steps ${setup.startStep} → ${setup.targetStep}${setup.resume ? ' (resumed)' : ''}; out ${setup.outDir}`);
+    metrics = await MetricsLog.open(setup.metricsPath, setup.resume ? setup.startStep : null);
+
+    const result = await runLoop(ctx, trainer, sampler, setup, metrics, { checkpointEvery, fault });
+    await metrics.close();
+
+    const last = result.lastMetrics;
+    const firstLoss = metrics.firstLoss ?? result.firstLoss;
+    const overall = result.stepsRun > 0 ? result.stepsRun / (result.ms / 1000) : 0;
+    const stepsPerS = result.steadyStepsPerS ?? overall;
+    const summary: Record<string, unknown> = {
+      steps: trainer.stepCount,
+      steps_run: result.stepsRun,
+      first_loss: firstLoss,
+      final_loss: last?.loss ?? null,
+      final_acc: last?.accPerK ?? null,
+      steps_per_s: Number(stepsPerS.toFixed(3)),
+      steps_per_s_overall: Number(overall.toFixed(3)),
+      startup_s: result.startupMs === null ? null : Number((result.startupMs / 1000).toFixed(2)),
+      seconds: Number((result.ms / 1000).toFixed(2)),
+      checkpoint: result.savedStep !== null ? setup.checkpointPath : null,
+      checkpoint_step: result.savedStep,
+      metrics: setup.metricsPath,
+      config: setup.label,
+      data: describeDataSpec(setup.data),
+      interrupted: result.interrupted,
+    };
+    say(`${result.interrupted ? 'interrupted' : 'done'}: step ${trainer.stepCount} (${result.stepsRun} this run) in ${fmtDuration(result.ms)}, ${stepsPerS.toFixed(2)} steps/s` +
+      (result.startupMs !== null && result.steadyStepsPerS !== null ? ` after a ${fmtDuration(result.startupMs)} first step (shader compilation)` : ''));
+    if (last) {
+      say(`loss ${firstLoss?.toFixed(4) ?? '—'} → ${last.loss.toFixed(4)} (first → step ${last.step}); CPC accuracy k=1..${last.accPerK.length}: ${last.accPerK.map((a) => a.toFixed(3)).join(' ')} (chance 1/B = ${(1 / config.batchSize).toFixed(3)} with batch negatives)`);
+    }
+    if (result.savedStep !== null) say(`checkpoint: ${setup.checkpointPath} (step ${result.savedStep})${result.interrupted ? '; continue with --resume' : ''}`);
+    say(`metrics: ${setup.metricsPath}`);
+
+    if (values.probe && !result.interrupted) {
+      note('probes: extracting frozen features (trained model) …');
+      const trained = await evaluateProbes(trainer, dataset, { onProgress: note });
+      note('probes: same config, random init …');
+      trainer.setParams(initParams(config, config.seed));
+      const random = await evaluateProbes(trainer, dataset, { onProgress: note });
+      say(formatProbeTable(trained, random));
+      summary.probe = probeJson(trained, random);
+    }
+    if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return result.interrupted ? EXIT_INTERRUPTED : 0;
+  } finally {
+    await metrics?.close().catch(() => undefined);
+    trainer?.dispose();
+    ctx.dispose();
+  }
+}
+
+interface LoopOptions {
+  checkpointEvery: number;
+  fault: ReturnType<typeof parseFault>;
+}
+
+async function runLoop(
+  ctx: GpuContext, trainer: CpcTrainer, sampler: WindowSampler, setup: TrainSetup, log: MetricsLog, opts: LoopOptions,
+): Promise<RunResult> {
+  const { config } = setup;
+  const B = config.batchSize, L = config.window;
+  const fresh = (): WindowBatch => ({
+    signal: new Float32Array(B * L), speakers: new Uint32Array(B), utterances: new Uint32Array(B),
+    utteranceIds: new Array<string>(B), starts: new Uint32Array(B), count: B,
+  });
+  // Two batch buffers: the next batch is written into one while trainStep may still read the other.
+  const buffers = [fresh(), fresh()] as const;
+  const progress = createProgress(setup.startStep, setup.targetStep);
+  const startStep = trainer.stepCount;
+  let savedStep: number | null = setup.resume ? startStep : null;
+  // Assigned inside closures, so kept in an object (TypeScript would narrow plain `let`s to null).
+  const seen: { last: StepMetrics | null; firstLoss: number | null } = { last: null, firstLoss: null };
+
+  // Ctrl-C: finish the current step, save, exit 130. A second Ctrl-C exits at once (the checkpoint
+  // file is replaced atomically, so even that cannot leave a torn one).
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(EXIT_INTERRUPTED);
+    interrupted = true;
+    progress.log('interrupt: finishing the current step and saving (Ctrl-C again to quit now)');
+  };
+  process.on('SIGINT', onSigint);
+
+  // Submit time of each recent step: steps/s over the steps between two logged metrics.
+  const submitted = new Map<number, number>();
+  const t0 = performance.now();
+  submitted.set(startStep, t0);
+  let lastRateStep = startStep;
+  const recent: [number, number][] = [[startStep, t0]];
+  const rate = (): number => {
+    const [s0, a] = recent[0]!;
+    const [s1, b] = recent[recent.length - 1]!;
+    return b > a ? ((s1 - s0) * 1000) / (b - a) : Number.NaN; // NaN shows as "—" until two steps are timed
+  };
+
+  // When the first step of this run is known to be done on the GPU (its metrics landed), and how many
+  // steps had been queued by then: the steady rate counts only the steps queued after that.
+  let warm: { step: number; t: number } | null = null;
+  const absorb = async (ms: StepMetrics[]) => {
+    const lines: MetricsLine[] = [];
+    for (const m of ms) {
+      if (!warm) {
+        warm = { step: trainer.stepCount, t: performance.now() };
+        // The live rate restarts here, so the ETA ignores the first step's shader compilation.
+        recent.splice(0, recent.length, [warm.step, warm.t]);
+      }
+      const t = submitted.get(m.step);
+      const tPrev = submitted.get(lastRateStep);
+      const sps = t !== undefined && tPrev !== undefined && t > tPrev ? ((m.step - lastRateStep) * 1000) / (t - tPrev) : null;
+      for (const s of submitted.keys()) if (s < m.step) submitted.delete(s);
+      lastRateStep = m.step;
+      lines.push({
+        step: m.step, loss: m.loss, acc: m.accPerK, loss_per_k: m.lossPerK, lr: m.lr, grad_norm: m.gradNorm,
+        steps_per_s: sps === null ? null : Number(sps.toFixed(3)),
+      });
+      if (m.nonFinite || !Number.isFinite(m.loss)) {
+        await log.append(lines);
+        const kept = savedStep !== null ? `the last good checkpoint (step ${savedStep}) is kept in ${setup.checkpointPath}` : 'no checkpoint had been saved yet';
+        throw new TrainingStopped('train', `non-finite loss or gradient at step ${m.step} (loss ${m.loss}, gradient norm ${m.gradNorm}); stopped without saving: ${kept}. Lower optimizer.lr or set optimizer.maxGradNorm in --config`);
+      }
+      seen.firstLoss ??= m.loss;
+      seen.last = m;
+    }
+    await log.append(lines);
+  };
+
+  const save = async (state: WindowSamplerState) => {
+    // Every metric up to this step must be checked first: a checkpoint is only written when known good.
+    await absorb(await trainer.flush());
+    await trainer.save(setup.checkpointPath, {
+      [SAMPLER_META_KEY]: JSON.stringify(state),
+      [DATA_META_KEY]: JSON.stringify(setup.data),
+    });
+    savedStep = trainer.stepCount;
+  };
+
+  try {
+    if (trainer.stepCount < setup.targetStep) {
+      let which = 0;
+      let batch = sampler.next(buffers[which]);
+      let state = sampler.getState();
+      for (;;) {
+        const step = trainer.stepCount + 1;
+        if (opts.fault?.kind === 'blowup' && opts.fault.step === step) for (let i = 0; i < batch.signal.length; i++) batch.signal[i]! *= 1e38;
+        const queued = trainer.trainStep(batch.signal);
+        const stateAtStep = state;
+        const more = step < setup.targetStep && !interrupted;
+        if (more) {
+          // CPU work while trainStep waits for the GPU: the next batch goes into the other buffer.
+          which ^= 1;
+          batch = sampler.next(buffers[which]);
+          state = sampler.getState();
+        }
+        await queued;
+        const now = performance.now();
+        submitted.set(step, now);
+        recent.push([step, now]);
+        if (recent.length > 32) recent.shift();
+        if (opts.fault?.kind === 'lose-device' && opts.fault.step === step) ctx.device.destroy();
+        await absorb(trainer.takeMetrics());
+        progress.update({ step, stepsPerS: rate(), loss: seen.last?.loss ?? null, acc1: seen.last?.accPerK[0] ?? null });
+        if (!more || interrupted) {
+          // Ctrl-C during this step: the batch already drawn for the next one is simply not used;
+          // the checkpoint records the sampler state as of this step.
+          await save(stateAtStep);
+          break;
+        }
+        if (step % opts.checkpointEvery === 0) await save(stateAtStep);
+      }
+    }
+    await absorb(await trainer.flush());
+    const tEnd = performance.now();
+    const w = warm as { step: number; t: number } | null;
+    const steady = w && trainer.stepCount - w.step >= 2 && tEnd > w.t ? ((trainer.stepCount - w.step) * 1000) / (tEnd - w.t) : null;
+    return {
+      lastMetrics: seen.last, firstLoss: seen.firstLoss, stepsRun: trainer.stepCount - startStep, ms: tEnd - t0,
+      steadyStepsPerS: steady, startupMs: w ? w.t - t0 : null, interrupted, savedStep,
+    };
+  } catch (e) {
+    throw await explainFailure(e, ctx, setup, savedStep);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Turns a failure inside the loop into a message about the run folder's state. */
+async function explainFailure(e: unknown, ctx: GpuContext, setup: TrainSetup, savedStep: number | null): Promise<unknown> {
+  if (e instanceof TrainingStopped) return e;
+  // A destroyed device may surface first as a failed map or submit; give the lost event a moment to land.
+  if (!(e instanceof DeviceLostError) && !ctx.isLost) await Promise.race([ctx.lost, new Promise((r) => setTimeout(r, 1000))]);
+  if (e instanceof DeviceLostError || ctx.lostInfo) {
+    const why = ctx.lostInfo ? `${ctx.lostInfo.reason}${ctx.lostInfo.message ? `: ${ctx.lostInfo.message}` : ''}` : (e as Error).message;
+    const kept = savedStep !== null
+      ? `the last checkpoint (step ${savedStep}) in ${setup.checkpointPath} is intact; continue with \`cpc-webgpu train --out ${setup.outDir} --resume\``
+      : 'no checkpoint had been saved yet';
+    return new TrainingStopped('train', `the GPU device was lost (${why}); ${kept}`);
+  }
+  return e;
+}

@@ -1,0 +1,139 @@
+// Everything `cpc-webgpu train` decides before it touches the GPU: the config (a preset, a --config
+// file, --seed, the LR horizon), or — with --resume — the config, data spec and sampler state stored in
+// the run's checkpoint. Bad flags, bad configs and bad checkpoints are refused here, in milliseconds,
+// rather than after a device and a few hundred pipelines have been created.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, parseConfigJson, PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
+import { readCheckpointInfo } from '../cpc/checkpoint.ts';
+import { CheckpointError } from '../cpc/safetensors.ts';
+import type { WindowSamplerState } from '../cpc/data/batcher.ts';
+import { nodeCheckpointStore } from '../node/checkpointStore.ts';
+import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
+import { readConfigObject } from './configFile.ts';
+import { UsageError } from './usage.ts';
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export const METRICS_FILE = 'metrics.jsonl';
+/** Checkpoint metadata key holding the WindowSampler state after the checkpoint's last step. */
+export const SAMPLER_META_KEY = 'cpc.sampler';
+
+export interface TrainFlags {
+  preset?: string;
+  config?: string;
+  data?: string;
+  steps?: number;
+  seed?: number;
+  out?: string;
+  resume: boolean;
+  overwrite: boolean;
+}
+
+export interface TrainSetup {
+  config: CpcTrainConfig;
+  /** Preset name, or 'custom' for a --config file, or 'checkpoint' on resume (for messages). */
+  label: string;
+  data: DataSpec;
+  outDir: string;
+  checkpointPath: string;
+  metricsPath: string;
+  /** Step the run starts from (0, or the checkpoint's step). */
+  startStep: number;
+  /** Step to stop at. */
+  targetStep: number;
+  /** On resume: the checkpoint bytes (to load into the trainer) and the sampler state. */
+  resume: { bytes: Uint8Array; sampler: WindowSamplerState } | null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The config of a fresh run: --preset, then the --config file's fields, then --seed; LR horizon = --steps unless set. */
+async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig; label: string }> {
+  if (flags.preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(flags.preset)) {
+    throw new ConfigError('--preset', `unknown preset '${flags.preset}' (choose ${PRESET_NAMES.join(', ')})`);
+  }
+  let raw: Record<string, unknown> = {};
+  let source = `preset '${flags.preset ?? 'small'}'`;
+  if (flags.config !== undefined) {
+    source = flags.config;
+    raw = await readConfigObject(flags.config);
+    if (flags.preset !== undefined && raw.preset !== undefined && raw.preset !== flags.preset) {
+      throw new ConfigError('--preset', `'${flags.preset}' contradicts "preset": ${JSON.stringify(raw.preset)} in ${flags.config}`);
+    }
+  }
+  const merged: Record<string, unknown> = { ...raw, preset: raw.preset ?? flags.preset ?? 'small' };
+  if (flags.seed !== undefined) merged.seed = flags.seed;
+  // The cosine LR horizon follows the run length, unless the config pins it. It is fixed at the start
+  // (stored in the checkpoint's config), so a resumed run keeps the schedule it started with.
+  // (A non-object "optimizer" is left alone for the config validator to refuse.)
+  const opt = raw.optimizer ?? {};
+  const isObject = typeof opt === 'object' && opt !== null && !Array.isArray(opt);
+  if (flags.steps !== undefined && isObject && (opt as Record<string, unknown>).totalSteps === undefined) {
+    merged.optimizer = { ...opt, totalSteps: flags.steps };
+  }
+  const config = parseConfigJson(JSON.stringify(merged), source);
+  const label = flags.config !== undefined ? 'custom' : String(merged.preset);
+  return { config, label };
+}
+
+function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState {
+  const text = meta[SAMPLER_META_KEY];
+  const fail = (why: string): never => {
+    throw new CheckpointError('resume', `${source}: ${why}; it was not written by \`cpc-webgpu train\`, so the batch stream cannot be resumed`);
+  };
+  if (text === undefined) fail(`no '${SAMPLER_META_KEY}' metadata (data sampler state)`);
+  let s: Partial<WindowSamplerState>;
+  try {
+    s = JSON.parse(text!) as Partial<WindowSamplerState>;
+  } catch {
+    return fail(`'${SAMPLER_META_KEY}' metadata is not valid JSON`);
+  }
+  if (!s || typeof s.rng !== 'number' || !Number.isInteger(s.batches) || s.batches! < 0) fail(`'${SAMPLER_META_KEY}' metadata is not a sampler state`);
+  return { rng: s.rng!, batches: s.batches! };
+}
+
+export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> {
+  const outDir = flags.out ?? join('runs', flags.config !== undefined ? 'custom' : flags.preset ?? 'small');
+  const checkpointPath = join(outDir, CHECKPOINT_FILE);
+  const metricsPath = join(outDir, METRICS_FILE);
+
+  if (flags.resume) {
+    if (flags.overwrite) throw new UsageError('--resume', 'cannot be combined with --overwrite');
+    for (const [name, v] of [['--preset', flags.preset], ['--config', flags.config], ['--seed', flags.seed]] as const) {
+      if (v !== undefined) throw new UsageError(name, `cannot be combined with --resume: the run's config comes from its checkpoint (${checkpointPath})`);
+    }
+    if (!(await exists(checkpointPath))) throw new UsageError('--resume', `nothing to resume: ${checkpointPath} does not exist`);
+    const bytes = await nodeCheckpointStore.read(checkpointPath);
+    const info = readCheckpointInfo(bytes, checkpointPath);
+    const sampler = samplerStateFrom(info.metadata, checkpointPath);
+    if (sampler.batches !== info.step) {
+      throw new CheckpointError('resume', `${checkpointPath}: the sampler state has drawn ${sampler.batches} batches but the checkpoint is at step ${info.step}`);
+    }
+    const saved = dataSpecFromMetadata(info.metadata, checkpointPath);
+    if (!saved) throw new CheckpointError('resume', `${checkpointPath}: no '${DATA_META_KEY}' metadata (dataset spec); cannot resume the batch stream`);
+    if (flags.data !== undefined && !sameDataSpec(parseDataArg(flags.data), saved)) {
+      throw new UsageError('--data', `'${flags.data}' differs from the data this run was trained on (${describeDataSpec(saved)}); drop --data to resume`);
+    }
+    return {
+      config: info.config, label: 'checkpoint', data: saved, outDir, checkpointPath, metricsPath,
+      startStep: info.step, targetStep: flags.steps ?? info.config.optimizer.totalSteps, resume: { bytes, sampler },
+    };
+  }
+
+  const { config, label } = await freshConfig(flags);
+  const data = parseDataArg(flags.data);
+  if (!flags.overwrite && (await exists(checkpointPath))) {
+    throw new UsageError('--out', `${checkpointPath} already exists; pass --resume to continue that run or --overwrite to start over`);
+  }
+  return {
+    config, label, data, outDir, checkpointPath, metricsPath,
+    startStep: 0, targetStep: flags.steps ?? config.optimizer.totalSteps, resume: null,
+  };
+}

@@ -1,0 +1,25 @@
+// Errors a CLI user caused (a bad flag value, a missing file): typed so main.ts prints them as one
+// `error: …` line with no stack trace, like every other CpcError.
+import { CpcError } from '../runtime/errors.ts';
+
+export class UsageError extends CpcError {}
+
+/** Parses a flag's value as an integer in [min, max], or throws a UsageError naming the flag. */
+export function intFlag(name: string, value: string | undefined, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(name, `expects an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got '${value}'`);
+  }
+  return n;
+}
+
+/** Short reason for a file-system error ("no such file" rather than Node's full errno text). */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return 'no such file';
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return 'permission denied';
+  if (err?.code === 'EISDIR') return 'is a directory';
+  if (err?.code === 'ENOTDIR') return 'not a directory';
+  return err?.message ?? String(e);
+}
