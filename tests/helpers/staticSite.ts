@@ -6,10 +6,15 @@ import { build, preview } from 'vite';
 
 export interface ServedSite { url: string; outDir: string; close(): Promise<void>; }
 
-export async function buildAndServe(root: string): Promise<ServedSite> {
+/**
+ * `configFile` (optional) builds with that vite config (e.g. demo/vite.config.ts, for its worker
+ * format and fs settings); the output still goes to a fresh temp folder, never the config's outDir.
+ */
+export async function buildAndServe(root: string, opts: { configFile?: string } = {}): Promise<ServedSite> {
   const outDir = mkdtempSync(join(tmpdir(), 'cpc-webgpu-site-'));
-  await build({ root, logLevel: 'warn', configFile: false, base: './', build: { outDir, emptyOutDir: true } });
-  const server = await preview({ root, configFile: false, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+  const configFile = opts.configFile ?? false;
+  await build({ root, logLevel: 'warn', configFile, base: './', build: { outDir, emptyOutDir: true } });
+  const server = await preview({ root, configFile, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite preview did not report a URL');
   return {
