@@ -11,6 +11,13 @@ async function measurePreset(b: BenchContext, name: PresetName, steps: number, w
   const cfg = resolveConfig(name);
   const ds = createSyntheticDataset({ seed: 1, speakers: 4, utterancesPerSpeaker: 3 });
   const sampler = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed: 1 });
+  // The data side of the same run: batches the CPU sampler produces per second at this B and L,
+  // against the steps per second the GPU consumes (the train loop draws the next batch while the
+  // GPU runs the current step, so headroom > 1 means the GPU never waits on data).
+  const tData = performance.now();
+  const produced = 50;
+  for (let i = 0; i < produced; i++) sampler.next();
+  const batchesPerS = produced / ((performance.now() - tData) / 1000);
   const data = Array.from({ length: 4 }, () => sampler.next().signal);
   const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps });
   let ms: number, profile, plan, cost;
@@ -46,6 +53,8 @@ async function measurePreset(b: BenchContext, name: PresetName, steps: number, w
     ms, flops: cost.flops, peak: b.peak,
     steps_per_s: Math.round((1000 / ms) * 1000) / 1000,
     samples_per_s: Math.round((1000 * cfg.batchSize / ms) * 100) / 100,
+    data_batches_per_s: Math.round(batchesPerS),
+    data_headroom: Math.round(batchesPerS * ms / 1000),
     planned_peak_bytes: plan.plannedPeakBytes,
     noreuse_bytes: plan.noReuseBytes,
     planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,

@@ -28,6 +28,7 @@
 // on this device" otherwise), so a navigator holding that GPU is installed while the peer lives.
 // tfjs has one global engine: only one peer may be alive at a time.
 
+import { paramShapes } from '../../src/cpc/config.ts';
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { createNodeGpu } from '../../src/node/gpu.ts';
@@ -104,24 +105,12 @@ function validateConfig(cfg: PeerConfig): number {
   return len;
 }
 
-/** Every parameter's PyTorch name and shape, in the order of cpcParamShapes (tests/reference). */
+/** Every parameter's PyTorch name and shape: the runtime's own list (src/cpc/config.ts), so both sides train the same model. */
 export function peerParamShapes(cfg: PeerConfig): Map<string, number[]> {
-  const { channels: C, H } = cfg;
-  const shapes = new Map<string, number[]>();
-  cfg.kernels.forEach((k, i) => {
-    shapes.set(`encoder.${i}.weight`, [C, i === 0 ? 1 : C, k]);
-    shapes.set(`encoder.${i}.bias`, [C]);
-    if (cfg.norm) {
-      shapes.set(`encoder.${i}.norm.weight`, [C]);
-      shapes.set(`encoder.${i}.norm.bias`, [C]);
-    }
+  return paramShapes({
+    channels: cfg.channels, hidden: cfg.H, predictionSteps: cfg.K, kernels: [...cfg.kernels], strides: [...cfg.strides],
+    norm: cfg.norm, predictorBias: false,
   });
-  shapes.set('gru.weight_ih_l0', [3 * H, C]);
-  shapes.set('gru.weight_hh_l0', [3 * H, H]);
-  shapes.set('gru.bias_ih_l0', [3 * H]);
-  shapes.set('gru.bias_hh_l0', [3 * H]);
-  for (let k = 0; k < cfg.K; k++) shapes.set(`predictors.${k}.weight`, [C, H]);
-  return shapes;
 }
 
 const isConvWeight = (name: string): boolean => /^encoder\.\d+\.weight$/.test(name);

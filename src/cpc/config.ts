@@ -167,7 +167,7 @@ export function validateConfig(cfg: CpcTrainConfig): void {
 }
 
 /** PyTorch parameter names and shapes in checkpoint order (DESIGN.md §1). */
-export function paramShapes(cfg: CpcTrainConfig): Map<string, number[]> {
+export function paramShapes(cfg: Pick<CpcTrainConfig, 'channels' | 'hidden' | 'predictionSteps' | 'kernels' | 'strides' | 'norm' | 'predictorBias'>): Map<string, number[]> {
   const { channels: C, hidden: H } = cfg;
   const shapes = new Map<string, number[]>();
   cfg.kernels.forEach((k, i) => {

@@ -5,32 +5,25 @@
 import { CheckpointError } from '../cpc/safetensors.ts';
 import type { CheckpointStore } from '../cpc/trainer.ts';
 import { readFileLimited, writeFileAtomic } from './atomicFile.ts';
+import { fsReason } from './fsReason.ts';
 
 /** Largest checkpoint we read: the paper config with Adam moments is ~90 MB; leave ample room. */
 export const MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3;
 
-function reason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT') return 'no such file';
-  if (err?.code === 'EACCES' || err?.code === 'EPERM') return 'permission denied';
-  if (err?.code === 'EISDIR') return 'is a directory';
-  if (err?.code === 'ENOSPC') return 'no space left on the device';
-  return err?.message ?? String(e);
-}
 
 export const nodeCheckpointStore: CheckpointStore = {
   async write(path, bytes) {
     try {
       await writeFileAtomic(path, bytes);
     } catch (e) {
-      throw new CheckpointError('saveCheckpoint', `cannot write '${path}': ${reason(e)}`);
+      throw new CheckpointError('saveCheckpoint', `cannot write '${path}': ${fsReason(e)}`);
     }
   },
   async read(path) {
     try {
       return await readFileLimited(path, MAX_CHECKPOINT_BYTES);
     } catch (e) {
-      throw new CheckpointError('loadCheckpoint', `cannot read '${path}': ${reason(e)}`);
+      throw new CheckpointError('loadCheckpoint', `cannot read '${path}': ${fsReason(e)}`);
     }
   },
 };
