@@ -5,7 +5,8 @@
 //   data.batches        WindowSampler.next() for the small shape (B = 8, L = 20480); `batches_per_s`
 //   data.wav.decode     decodeWav of a 44.1 kHz 16-bit stereo file (mix + resample); `ms_per_audio_s`
 //   data.probe.train    trainLinearProbe (default options) on N frames × D features, K classes
-// The trainer consumes ~1–3 batches/s on this machine; the "consumed" side is added with the trainer.
+// The consumed side (steps/s of the trainer at the same B and L) is measured next to the produced
+// rate in the same run by `bench --e2e` (`data_batches_per_s`, `data_headroom`).
 import * as wavefileModule from 'wavefile';
 import { WindowSampler } from '../src/cpc/data/batcher.ts';
 import { Rng } from '../src/cpc/data/rng.ts';

@@ -3,7 +3,7 @@
 // never waits for the GPU. window.__cpcDemo exposes the same numbers the DOM shows, for tests.
 import { PRESETS, PRESET_NAMES, resolveConfig, type ConfigOverrides, type CpcTrainConfig, type PresetName } from '../src/cpc/config.ts';
 import { parseSpeakerLabels, speakerFromFilename } from '../src/cpc/data/labels.ts';
-import { MAX_SAMPLE_RATE } from '../src/cpc/data/resample.ts';
+import { decodeAudioFile } from './audioFiles.ts';
 import { AccuracyChart, LossChart } from './charts.ts';
 import type {
   AdapterReport, AudioClip, ErrorKind, ErrorReport, FromWorker, MetricsRow, ProbeReport, ProfileReport, RunSettings, RunState, ToWorker,
@@ -472,37 +472,6 @@ function settings(): RunSettings {
 }
 
 // ------------------------------------------------------------------------------------------ audio
-
-/** The sample rate in a RIFF/WAVE 'fmt ' chunk, or null; every size is checked against the bytes present. */
-export function sniffWavRate(b: Uint8Array): number | null {
-  const tag = (o: number) => String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!);
-  if (b.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') return null;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let o = 12, guard = 0; o + 8 <= b.length && guard < 1000; guard++) {
-    const size = dv.getUint32(o + 4, true);
-    if (tag(o) === 'fmt ') return size >= 16 && o + 16 <= b.length ? dv.getUint32(o + 12, true) : null;
-    o += 8 + size + (size & 1);
-  }
-  return null;
-}
-
-async function decodeAudioFile(file: File, speaker: string): Promise<AudioClip> {
-  const bytes = await file.arrayBuffer();
-  // Decode at the file's own rate when we can read it (WAV), so the only resampling is ours
-  // (src/cpc/data/resample.ts, the same filter as Node); other formats decode at 48 kHz.
-  const own = sniffWavRate(new Uint8Array(bytes));
-  const rate = own && own >= 3000 && own <= MAX_SAMPLE_RATE ? own : 48000;
-  const ac = new OfflineAudioContext(1, 1, rate);
-  const audio = await ac.decodeAudioData(bytes);
-  const n = audio.length;
-  const mono = new Float32Array(n);
-  for (let ch = 0; ch < audio.numberOfChannels; ch++) {
-    const x = audio.getChannelData(ch);
-    for (let i = 0; i < n; i++) mono[i]! += x[i]!;
-  }
-  if (audio.numberOfChannels > 1) for (let i = 0; i < n; i++) mono[i]! /= audio.numberOfChannels;
-  return { name: file.name, speaker, sampleRate: audio.sampleRate, samples: mono };
-}
 
 async function addFiles(list: FileList | File[]): Promise<void> {
   const files = [...list];

@@ -28,6 +28,9 @@ import { createProgress } from './progress.ts';
 import { resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
 
+/** Steps over which metrics.jsonl's steps_per_s is measured. */
+const RATE_WINDOW = 20;
+
 export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --preset tiny|small|paper   model/optimizer preset (default small)
   --config FILE.json          config fields over the preset (see src/cpc/config.ts)
@@ -235,7 +238,8 @@ async function runLoop(
   const submitted = new Map<number, number>();
   const t0 = performance.now();
   submitted.set(startStep, t0);
-  let lastRateStep = startStep;
+  // Steps before the warm mark (first metrics landed) include shader compilation: never a rate base.
+  let rateFloorStep = startStep;
   const recent: [number, number][] = [[startStep, t0]];
   const rate = (): number => {
     const [s0, a] = recent[0]!;
@@ -253,12 +257,15 @@ async function runLoop(
         warm = { step: trainer.stepCount, t: performance.now() };
         // The live rate restarts here, so the ETA ignores the first step's shader compilation.
         recent.splice(0, recent.length, [warm.step, warm.t]);
+        rateFloorStep = warm.step;
       }
+      // Rate over the last RATE_WINDOW submitted steps: consecutive submit times alone are spiky
+      // (after a checkpoint save the drained queue takes two steps at once), a window is not.
       const t = submitted.get(m.step);
-      const tPrev = submitted.get(lastRateStep);
-      const sps = t !== undefined && tPrev !== undefined && t > tPrev ? ((m.step - lastRateStep) * 1000) / (t - tPrev) : null;
-      for (const s of submitted.keys()) if (s < m.step) submitted.delete(s);
-      lastRateStep = m.step;
+      const base = Math.max(rateFloorStep, m.step - RATE_WINDOW);
+      const tBase = submitted.get(base);
+      const sps = t !== undefined && tBase !== undefined && t > tBase ? ((m.step - base) * 1000) / (t - tBase) : null;
+      for (const s of submitted.keys()) if (s < m.step - RATE_WINDOW) submitted.delete(s);
       lines.push({
         step: m.step, loss: m.loss, acc: m.accPerK, loss_per_k: m.lossPerK, lr: m.lr, grad_norm: m.gradNorm,
         steps_per_s: sps === null ? null : Number(sps.toFixed(3)),
