@@ -2,6 +2,7 @@
 // Everything crossing the boundary is structured-cloneable; audio and checkpoint bytes are
 // transferred, not copied. The UI never waits on the GPU: it only reacts to these messages.
 import type { CpcTrainConfig, PresetName } from '../src/cpc/config.ts';
+import type { StepMetrics } from '../src/cpc/trainer.ts';
 
 export interface AdapterReport {
   vendor: string;
@@ -15,16 +16,8 @@ export interface AdapterReport {
   isFallbackAdapter: boolean;
 }
 
-/** One optimizer step's numbers, as read back by the trainer (src/cpc/trainer.ts StepMetrics). */
-export interface MetricsRow {
-  step: number;
-  loss: number;
-  lossPerK: number[];
-  accPerK: number[];
-  lr: number;
-  gradNorm: number;
-  nonFinite: boolean;
-}
+/** One optimizer step's numbers, as read back by the trainer (postMessage clones them). */
+export type MetricsRow = StepMetrics;
 
 /** A dropped audio file, decoded to mono on the page; resampled to 16 kHz in the worker. */
 export interface AudioClip {

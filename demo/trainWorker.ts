@@ -18,7 +18,7 @@ import type { Dataset } from '../src/cpc/data/dataset.ts';
 import type { WindowBatch, WindowSampler } from '../src/cpc/data/batcher.ts';
 import { buildDataset, trainSampler } from './data.ts';
 import { runDemoProbe } from './probe.ts';
-import type { DataSpec, ErrorKind, ErrorReport, FromWorker, MetricsRow, RunSettings, RunState, ToWorker } from './protocol.ts';
+import type { DataSpec, ErrorKind, ErrorReport, FromWorker, RunSettings, RunState, ToWorker } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -190,11 +190,8 @@ function postMetrics(rows: StepMetrics[]): void {
     if (b.t > a.t && b.step > a.step) stepsPerSec = ((b.step - a.step) * 1000) / (b.t - a.t);
   }
   const cfg = trainer!.config;
-  const out: MetricsRow[] = rows.map((r) => ({
-    step: r.step, loss: r.loss, lossPerK: [...r.lossPerK], accPerK: [...r.accPerK], lr: r.lr, gradNorm: r.gradNorm, nonFinite: r.nonFinite,
-  }));
   post({
-    type: 'metrics', rows: out, stepsPerSec,
+    type: 'metrics', rows, stepsPerSec,
     samplesPerSec: stepsPerSec === null ? null : stepsPerSec * cfg.batchSize,
     audioSecondsPerSec: stepsPerSec === null ? null : (stepsPerSec * cfg.batchSize * cfg.window) / 16000,
   });

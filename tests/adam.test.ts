@@ -10,6 +10,7 @@ import {
 import { GRAD_NORM_CHUNK, GRAD_NORM_STAT, GRAD_NORM_STATS_LEN, gradNormPlan, prepareGradNorm } from '../src/shaders/gradNorm.ts';
 import { adamStep, globalNormClip } from './reference/index.ts';
 import { AdamErrorBound, DIV_ERR, SQRT_ERR, U } from './helpers/adamErrorBound.ts';
+import { expectWithin } from './helpers/compare.ts';
 import { download, testDevice, upload } from './helpers/gpu.ts';
 import { mulberry32 } from './helpers/random.ts';
 
@@ -76,15 +77,7 @@ function destroy(g: Gpu): void {
 
 /** |got − want| ≤ 2·bound per element (2: headroom for the second-order terms the bound drops). */
 function expectWithinBound(got: Float64Array, want: Float64Array, bound: Float64Array, what: string): void {
-  let bad = 0, worst = -1, worstRatio = 0;
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    const ratio = err === 0 ? 0 : err / (2 * bound[i]!);
-    if (!(ratio <= 1)) bad++;
-    if (!(ratio <= worstRatio)) { worstRatio = ratio; worst = i; }
-  }
-  const msg = `${what}: ${bad}/${want.length} elements beyond 2× the propagated rounding bound; worst [${worst}] got ${got[worst]} want ${want[worst]} bound ${bound[worst]}`;
-  expect(bad, msg).toBe(0);
+  expectWithin(got, want, Float64Array.from(bound, (b) => 2 * b), `${what} (2× the propagated rounding bound)`);
 }
 
 interface CaseResult { p: Float64Array; m: Float64Array; v: Float64Array; stats: Float64Array[] }

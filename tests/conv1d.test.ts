@@ -9,25 +9,13 @@ import { backwardErr, forwardErr } from './helpers/convBounds.ts';
 import {
   allocSpecs, convLayerOracle, convLayerProblem, runConvLayerGpu, type ConvLayerGpuResult, type ConvLayerProblem,
 } from './helpers/convData.ts';
+import { expectWithin } from './helpers/compare.ts';
 import { testDevice } from './helpers/gpu.ts';
 
 // Error bounds: derived per element in tests/helpers/convBounds.ts (Higham's γ_n bound on every
 // f32 sum with the absolute sums taken from the float64 oracle; inputs are f32-exact). Here every
 // layer's inputs are exact and the backward reads the oracle's y / xhat / rstd (rounded to f32),
 // so both sides use the same ReLU mask and each pass is held to its own rounding error.
-
-/** |got − want| ≤ bound elementwise (expectClose with atol 0 per element via scaling). */
-function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let bad = 0, worst = -1, worstExcess = -Infinity;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i]! - want[i]!);
-    const excess = Number.isNaN(e) ? Infinity : e - bound[i]!;
-    if (excess > 0) bad++;
-    if (excess > worstExcess) { worstExcess = excess; worst = i; }
-  }
-  expect(bad, `${what}: ${bad}/${want.length} outside the bound; worst [${worst}] got ${got[worst]} want ${want[worst]} bound ${bound[worst]}`).toBe(0);
-}
 
 function checkLayer(p: ConvLayerProblem, got: ConvLayerGpuResult, o = convLayerOracle(p)): void {
   const { d } = p;

@@ -10,6 +10,7 @@ import {
   backwardErr, forwardErr, kinkCount, layerOracle, type BackwardErr, type ForwardErr, type LayerOracle,
 } from './helpers/convBounds.ts';
 import { allocSpecs, f32, toChannelsFirst, toChannelsLast } from './helpers/convData.ts';
+import { expectWithin } from './helpers/compare.ts';
 import { download, testDevice, upload } from './helpers/gpu.ts';
 
 // The whole 5-layer encoder on the GPU (each layer reading the previous layer's GPU output, the
@@ -33,18 +34,6 @@ function params(d: Conv1dDims, seed: number): Params {
     gamma: f32(Float64Array.from(randomArray(d.Cout, seed + 2, 0.2), (v) => 1 + v)),
     beta: f32(randomArray(d.Cout, seed + 3, 0.1)),
   };
-}
-
-function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let bad = 0, worst = -1, worstExcess = -Infinity;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i]! - want[i]!);
-    const excess = Number.isNaN(e) ? Infinity : e - bound[i]!;
-    if (excess > 0) bad++;
-    if (excess > worstExcess) { worstExcess = excess; worst = i; }
-  }
-  expect(bad, `${what}: ${bad}/${want.length} outside the bound; worst [${worst}] got ${got[worst]} want ${want[worst]} bound ${bound[worst]}`).toBe(0);
 }
 
 async function checkStack(cfg: { L: number; B: number; C: number; norm: boolean }, seed: number): Promise<void> {

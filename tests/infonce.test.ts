@@ -18,7 +18,8 @@ import {
   type InfoNceMode as OracleMode,
 } from './reference/index.ts';
 import { download, testDevice, upload } from './helpers/gpu.ts';
-import { abs, expectWithin, f32, gamma } from './helpers/infonceCheck.ts';
+import { expectWithin } from './helpers/compare.ts';
+import { abs, f32, gamma } from './helpers/infonceCheck.ts';
 import { infoNceBounds } from './helpers/infonceBounds.ts';
 
 interface Dims { B: number; T: number; C: number; H: number; K: number }

@@ -6,7 +6,8 @@ import { createTensor, type Tensor } from '../src/runtime/tensor.ts';
 import { preparePredictorBackward, preparePredictorForward, type PredictorDims } from '../src/shaders/predictor.ts';
 import { linearBackward, linearForward, randomArray } from './reference/index.ts';
 import { download, testDevice, upload } from './helpers/gpu.ts';
-import { abs, expectWithin, f32, gamma } from './helpers/infonceCheck.ts';
+import { expectWithin } from './helpers/compare.ts';
+import { abs, f32, gamma } from './helpers/infonceCheck.ts';
 
 interface Problem { c: Float64Array; w: Float64Array; bias: Float64Array | null; dPreds: Float64Array }
 

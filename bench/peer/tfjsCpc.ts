@@ -29,6 +29,8 @@
 // tfjs has one global engine: only one peer may be alive at a time.
 
 import { paramShapes } from '../../src/cpc/config.ts';
+import { Rng } from '../../src/cpc/data/rng.ts';
+import { initParams } from '../../src/cpc/params.ts';
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { createNodeGpu } from '../../src/node/gpu.ts';
@@ -131,43 +133,20 @@ function tfShape(name: string, shape: number[]): number[] {
   return isConvWeight(name) ? [shape[2]!, shape[1]!, shape[0]!] : shape;
 }
 
-/** mulberry32: seeded uniform [0, 1), so the default init and bench signals are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** PyTorch's default init: U(±1/sqrt(fan_in)) for conv and linear, U(±1/sqrt(H)) for the GRU, norm γ=1, β=0. */
+/** PyTorch's default init, seeded: the runtime's own initParams, so the peer starts from what we start from. */
 export function peerInitParams(cfg: PeerConfig, seed = 1): Map<string, Float64Array> {
-  const rng = mulberry32(seed);
-  const params = new Map<string, Float64Array>();
-  const shapes = peerParamShapes(cfg);
-  for (const [name, shape] of shapes) {
-    const a = new Float64Array(numel(shape));
-    if (name.endsWith('norm.weight')) a.fill(1);
-    else if (!name.endsWith('norm.bias')) {
-      let bound: number;
-      if (name.startsWith('gru.')) bound = 1 / Math.sqrt(cfg.H);
-      else if (name.endsWith('.bias')) bound = 1 / Math.sqrt(numel(shapes.get(name.replace(/bias$/, 'weight'))!.slice(1)));
-      else bound = 1 / Math.sqrt(numel(shape.slice(1)));
-      for (let i = 0; i < a.length; i++) a[i] = (2 * rng() - 1) * bound;
-    }
-    params.set(name, a);
-  }
-  return params;
+  const ours = initParams({
+    channels: cfg.channels, hidden: cfg.H, predictionSteps: cfg.K, kernels: [...cfg.kernels], strides: [...cfg.strides],
+    norm: cfg.norm, predictorBias: false,
+  }, seed);
+  return new Map([...ours].map(([name, a]) => [name, Float64Array.from(a)]));
 }
 
 /** A reproducible [B·L] test waveform (uniform noise in ±1). */
 export function peerSignal(cfg: Pick<PeerConfig, 'B' | 'L'>, seed = 7): Float32Array {
-  const rng = mulberry32(seed);
+  const rng = new Rng(seed);
   const s = new Float32Array(cfg.B * cfg.L);
-  for (let i = 0; i < s.length; i++) s[i] = 2 * rng() - 1;
+  for (let i = 0; i < s.length; i++) s[i] = rng.uniform(-1, 1);
   return s;
 }
 

@@ -1,6 +1,6 @@
 // Reading a `--config FILE.json` (train, eval): size-bounded, and every failure a ConfigError naming
 // the file, so a typo'd path or a stray comma is one clear line.
-import { ConfigError, parseConfigJson, type CpcTrainConfig } from '../cpc/config.ts';
+import { ConfigError, configFromObject, parseConfigObject, type CpcTrainConfig } from '../cpc/config.ts';
 import { readFileLimited } from '../node/atomicFile.ts';
 import { fsReason } from './usage.ts';
 
@@ -14,17 +14,10 @@ export async function readConfigObject(path: string): Promise<Record<string, unk
   } catch (e) {
     throw new ConfigError('--config', `cannot read '${path}': ${fsReason(e)}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(path, `not valid JSON: ${(e as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(path, 'must be a JSON object');
-  return parsed as Record<string, unknown>;
+  return parseConfigObject(text, path);
 }
 
 /** A validated config from a file ({"preset": …, overrides…}; preset default small). */
 export async function readConfigFile(path: string): Promise<CpcTrainConfig> {
-  return parseConfigJson(JSON.stringify(await readConfigObject(path)), path);
+  return configFromObject(await readConfigObject(path));
 }

@@ -3,7 +3,7 @@
 // config (the seeded init the trainer starts from). The config comes from the checkpoint; the data
 // from --data, else the checkpoint's dataset spec, else the synthetic set.
 import { parseArgs } from 'node:util';
-import { decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
+import { checkpointStep, decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { paramLayout } from '../cpc/params.ts';
 import { parseSafetensors } from '../cpc/safetensors.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
@@ -51,7 +51,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let info: ReturnType<typeof readCheckpointInfo>;
   if (values.config !== undefined) {
     const { metadata } = parseSafetensors(bytes, path);
-    info = { config: await readConfigFile(values.config), step: /^\d+$/.test(metadata.step ?? '') ? Number(metadata.step) : 0, metadata };
+    info = { config: await readConfigFile(values.config), step: checkpointStep(metadata, path), metadata };
   } else {
     info = readCheckpointInfo(bytes, path);
   }

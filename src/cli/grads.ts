@@ -4,11 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
-import { parseConfigJson, resolveConfig, type CpcTrainConfig } from '../cpc/config.ts';
+import { resolveConfig, type CpcTrainConfig } from '../cpc/config.ts';
 import { CheckpointError, encodeSafetensors, parseSafetensors, type SafeTensor } from '../cpc/safetensors.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { acquireNodeDevice } from '../node/device.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
+import { readConfigFile } from './configFile.ts';
 import { fsReason, UsageError } from './usage.ts';
 
 const HELP = `usage: cpc-webgpu grads --weights W.safetensors --batch X.safetensors --out G.safetensors [--config FILE] [--json]
@@ -56,7 +57,7 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   const batch = batchSignal(await readBytes('--batch', values.batch!), values.batch!);
   let base: CpcTrainConfig;
   if (values.config) {
-    base = parseConfigJson(new TextDecoder().decode(await readBytes('--config', values.config)), values.config);
+    base = await readConfigFile(values.config);
   } else {
     base = readCheckpointInfo(weights, values.weights!).config;
   }

@@ -4,7 +4,7 @@
 // rather than after a device and a few hundred pipelines have been created.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, parseConfigJson, PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
+import { ConfigError, configFromObject, PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
 import type { WindowSamplerState } from '../cpc/data/batcher.ts';
@@ -60,9 +60,7 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
     throw new ConfigError('--preset', `unknown preset '${flags.preset}' (choose ${PRESET_NAMES.join(', ')})`);
   }
   let raw: Record<string, unknown> = {};
-  let source = `preset '${flags.preset ?? 'small'}'`;
   if (flags.config !== undefined) {
-    source = flags.config;
     raw = await readConfigObject(flags.config);
     if (flags.preset !== undefined && raw.preset !== undefined && raw.preset !== flags.preset) {
       throw new ConfigError('--preset', `'${flags.preset}' contradicts "preset": ${JSON.stringify(raw.preset)} in ${flags.config}`);
@@ -78,7 +76,7 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   if (flags.steps !== undefined && isObject && (opt as Record<string, unknown>).totalSteps === undefined) {
     merged.optimizer = { ...opt, totalSteps: flags.steps };
   }
-  const config = parseConfigJson(JSON.stringify(merged), source);
+  const config = configFromObject(merged);
   const label = flags.config !== undefined ? 'custom' : String(merged.preset);
   return { config, label };
 }

@@ -3,13 +3,13 @@
 // config as JSON, the optimizer step, plus whatever the caller adds — e.g. the data sampler state).
 // A weights-only file (e.g. converted from PyTorch) loads too: moments then start at zero.
 import { CheckpointError, encodeSafetensors, parseSafetensors, type SafeTensor } from './safetensors.ts';
-import { parseConfigJson, type CpcTrainConfig } from './config.ts';
+import { parseConfigJson, type CpcTrainConfig, type ModelShape } from './config.ts';
 import type { ParamLayout } from './params.ts';
 
 export const CHECKPOINT_FORMAT = 'cpc-webgpu.checkpoint.v1';
 
 /** Config fields that fix parameter shapes: a checkpoint must agree on all of them. */
-const SHAPE_FIELDS = ['channels', 'hidden', 'predictionSteps', 'kernels', 'strides', 'norm', 'predictorBias'] as const;
+const SHAPE_FIELDS = ['channels', 'hidden', 'predictionSteps', 'kernels', 'strides', 'norm', 'predictorBias'] as const satisfies readonly (keyof ModelShape)[];
 
 export interface CheckpointState {
   step: number;
@@ -34,7 +34,14 @@ export function encodeCheckpoint(
   return encodeSafetensors(tensors, { ...extra, format: CHECKPOINT_FORMAT, config: JSON.stringify(cfg), step: String(step) });
 }
 
-function parseStep(meta: Record<string, string>, source: string): number {
+function checkFormat(meta: Record<string, string>, source: string): void {
+  if (meta.format !== undefined && meta.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError('loadCheckpoint', `${source}: unsupported format '${meta.format}' (this version reads '${CHECKPOINT_FORMAT}')`);
+  }
+}
+
+/** The optimizer step in a checkpoint's metadata (0 when absent, e.g. weights exported from PyTorch). */
+export function checkpointStep(meta: Record<string, string>, source: string): number {
   if (meta.step === undefined) return 0;
   if (!/^\d+$/.test(meta.step) || !Number.isSafeInteger(Number(meta.step))) {
     throw new CheckpointError('loadCheckpoint', `${source}: metadata 'step' must be a non-negative integer, got '${meta.step}'`);
@@ -45,9 +52,7 @@ function parseStep(meta: Record<string, string>, source: string): number {
 /** The config and step a checkpoint was written with, validated, without touching a device. */
 export function readCheckpointInfo(bytes: Uint8Array, source = 'checkpoint'): { config: CpcTrainConfig; step: number; metadata: Record<string, string> } {
   const { metadata } = parseSafetensors(bytes, source);
-  if (metadata.format !== undefined && metadata.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError('loadCheckpoint', `${source}: unsupported format '${metadata.format}' (this version reads '${CHECKPOINT_FORMAT}')`);
-  }
+  checkFormat(metadata, source);
   if (metadata.config === undefined) {
     throw new CheckpointError('loadCheckpoint', `${source}: no 'config' in the metadata; pass a config explicitly (--config) for weights-only files`);
   }
@@ -57,7 +62,7 @@ export function readCheckpointInfo(bytes: Uint8Array, source = 'checkpoint'): { 
   } catch (e) {
     throw new CheckpointError('loadCheckpoint', `${source}: invalid config in the metadata: ${(e as Error).message}`);
   }
-  return { config, step: parseStep(metadata, source), metadata };
+  return { config, step: checkpointStep(metadata, source), metadata };
 }
 
 /** Parses and checks a checkpoint against a config's layout; returns flat buffers ready to upload. */
@@ -65,7 +70,7 @@ export function decodeCheckpoint(bytes: Uint8Array, cfg: CpcTrainConfig, layout:
   const op = 'loadCheckpoint';
   const fail = (msg: string): never => { throw new CheckpointError(op, `${source}: ${msg}`); };
   const { tensors, metadata } = parseSafetensors(bytes, source);
-  if (metadata.format !== undefined && metadata.format !== CHECKPOINT_FORMAT) fail(`unsupported format '${metadata.format}' (this version reads '${CHECKPOINT_FORMAT}')`);
+  checkFormat(metadata, source);
   if (metadata.config !== undefined) {
     let saved: Record<string, unknown>;
     try {
@@ -79,7 +84,7 @@ export function decodeCheckpoint(bytes: Uint8Array, cfg: CpcTrainConfig, layout:
       }
     }
   }
-  const step = parseStep(metadata, source);
+  const step = checkpointStep(metadata, source);
   const known = new Set<string>();
   const read = (prefix: string, required: boolean): Float32Array | null => {
     const flat = new Float32Array(layout.total);

@@ -167,7 +167,10 @@ export function validateConfig(cfg: CpcTrainConfig): void {
 }
 
 /** PyTorch parameter names and shapes in checkpoint order (DESIGN.md §1). */
-export function paramShapes(cfg: Pick<CpcTrainConfig, 'channels' | 'hidden' | 'predictionSteps' | 'kernels' | 'strides' | 'norm' | 'predictorBias'>): Map<string, number[]> {
+/** The config fields that fix every parameter's shape. */
+export type ModelShape = Pick<CpcTrainConfig, 'channels' | 'hidden' | 'predictionSteps' | 'kernels' | 'strides' | 'norm' | 'predictorBias'>;
+
+export function paramShapes(cfg: ModelShape): Map<string, number[]> {
   const { channels: C, hidden: H } = cfg;
   const shapes = new Map<string, number[]>();
   cfg.kernels.forEach((k, i) => {
@@ -189,8 +192,8 @@ export function paramShapes(cfg: Pick<CpcTrainConfig, 'channels' | 'hidden' | 'p
   return shapes;
 }
 
-/** Config parsed from JSON text (a `--config` file or checkpoint metadata), validated. */
-export function parseConfigJson(text: string, source: string): CpcTrainConfig {
+/** A JSON text's top-level object ({"preset": …, overrides…}), not yet validated as a config. */
+export function parseConfigObject(text: string, source: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -198,6 +201,16 @@ export function parseConfigJson(text: string, source: string): CpcTrainConfig {
     throw new ConfigError(source, `not valid JSON: ${(e as Error).message}`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, 'must be a JSON object');
+  return raw as Record<string, unknown>;
+}
+
+/** A validated config from {"preset": …, overrides…} (preset default small). */
+export function configFromObject(raw: Record<string, unknown>): CpcTrainConfig {
   const { preset, ...overrides } = raw as { preset?: PresetName } & ConfigOverrides;
   return resolveConfig(preset ?? 'small', overrides);
+}
+
+/** Config parsed from JSON text (a `--config` file or checkpoint metadata), validated. */
+export function parseConfigJson(text: string, source: string): CpcTrainConfig {
+  return configFromObject(parseConfigObject(text, source));
 }

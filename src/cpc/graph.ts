@@ -3,12 +3,12 @@
 // optimizer. Pure until `prepare` is called, so the memory plan of any config (even one too large
 // for this device) can be computed and tested without a GPU.
 import type { GpuContext } from '../runtime/device.ts';
-import { prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
+import { prepareDispatches, type PreparedOp } from '../runtime/kernel.ts';
 import type { OpDecl, TensorDecl } from '../runtime/planner.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import {
   conv1dBackwardScratch, conv1dFlops, conv1dForwardScratch, conv1dSavedTensors, encoderStackDims,
-  planConv1dBackward, prepareConv1dForward, type Conv1dDims,
+  planConv1dBackward, prepareConv1dForward, type Conv1dDims, type Conv1dPlan,
 } from '../shaders/conv1d.ts';
 import { gruBackwardScratch, gruForwardScratch, gruSavedSpec, prepareGruBackward, prepareGruForward, type GruDims } from '../shaders/gru.ts';
 import { preparePredictorBackward, preparePredictorForward } from '../shaders/predictor.ts';
@@ -187,7 +187,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
     if (inputGrad) transient(dact(i - 1), [B, d.Tin, C]);
     const saved = conv1dSavedTensors(d).map((s) => ({ key: s.name, name: `conv${i}.${s.name}` }));
     const scratch = scratchOf(`conv${i}.bwd`, conv1dBackwardScratch(d, { inputGrad }));
-    const planBackward = (env: GraphEnv) => {
+    const planLayerBackward = (env: GraphEnv) => {
       const sv = pick(env, saved);
       return planConv1dBackward(env.ctx, d, {
         x: env.tensor(i === 0 ? SIGNAL : x), weight: env.param(`encoder.${i}.weight`), y: env.tensor(act(i)), dy: env.tensor(dact(i)),
@@ -199,12 +199,15 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
         scratch: pick(env, scratch) as never,
       });
     };
+    // Both halves below come from one plan per env (validated once).
+    const plans = new WeakMap<GraphEnv, Conv1dPlan>();
+    const planBackward = (env: GraphEnv): Conv1dPlan => plans.get(env) ?? plans.set(env, planLayerBackward(env)).get(env)!;
     // The layer's backward is two ops so the planner sees that y, dy and the saved norm tensors
     // die once dW is done, before dx (as large as x) is written: on `small` this moves the peak
     // from conv1's backward (x, dx, y, dy, du all live) down by a fifth.
-    const split = (specs: DispatchSpec[]) => {
-      const at = specs.findIndex((sp) => sp.entryPoint === 'inputGradWeights');
-      return at < 0 ? { weights: specs, input: [] } : { weights: specs.slice(0, at), input: specs.slice(at) };
+    const split = (p: Conv1dPlan) => {
+      const at = p.inputGradFrom ?? p.specs.length;
+      return { weights: p.specs.slice(0, at), input: p.specs.slice(at) };
     };
     const duPad = scratch.filter((s) => s.key === 'duPad').map((s) => s.name);
     const wdT = scratch.filter((s) => s.key === 'wdT').map((s) => s.name);
@@ -215,7 +218,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
       prepare: (env) => {
         const p = planBackward(env);
         const flops = p.flops - (inputGrad ? conv1dFlops(d) : 0);
-        return prepareDispatches(env.ctx, `${p.name}.weights`, p.shapes, split(p.specs).weights, { flops, bytes: p.bytes });
+        return prepareDispatches(env.ctx, `${p.name}.weights`, p.shapes, split(p).weights, { flops, bytes: p.bytes });
       },
     });
     if (inputGrad) {
@@ -224,7 +227,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
         reads: [...duPad, 'params'], writes: [dact(i - 1), ...wdT],
         prepare: (env) => {
           const p = planBackward(env);
-          return prepareDispatches(env.ctx, `${p.name}.input`, p.shapes, split(p.specs).input, { flops: conv1dFlops(d), bytes: 4 * (d.B * d.Tin * d.Cin) });
+          return prepareDispatches(env.ctx, `${p.name}.input`, p.shapes, split(p).input, { flops: conv1dFlops(d), bytes: 4 * (d.B * d.Tin * d.Cin) });
         },
       });
     }

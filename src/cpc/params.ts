@@ -5,7 +5,7 @@
 // predictor kernels can bind them as one [K, C, H] tensor. Gaps stay zero forever (their gradient
 // is never written), so they do not disturb the norm or the optimizer.
 import { Rng } from './data/rng.ts';
-import { paramShapes, type CpcTrainConfig } from './config.ts';
+import { paramShapes, type CpcTrainConfig, type ModelShape } from './config.ts';
 import { numel } from '../runtime/tensor.ts';
 
 /** Floats per 256-byte alignment unit. */
@@ -69,7 +69,7 @@ export function paramLayout(cfg: CpcTrainConfig): ParamLayout {
  * PyTorch's default initialisation, seeded: Conv1d and Linear weights and biases
  * U(−1/√fan_in, 1/√fan_in); GRU weights and biases U(−1/√H, 1/√H); norm γ = 1, β = 0.
  */
-export function initParams(cfg: CpcTrainConfig, seed: number): Map<string, Float32Array> {
+export function initParams(cfg: ModelShape, seed: number): Map<string, Float32Array> {
   const rng = new Rng(seed >>> 0 ^ 0x5eed1234);
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of paramShapes(cfg)) {

@@ -307,7 +307,7 @@ export class CpcTrainer {
     const ring = stagingRing(this.ctx);
     const z = (await ring.readTensor(this.arena.get(this.graph.z))) as Float32Array;
     const c = (await ring.readTensor(this.arena.get(this.graph.c))) as Float32Array;
-    return { z: z.slice(), c: c.slice() };
+    return { z, c };
   }
 
   async getParams(): Promise<Map<string, Float32Array>> {
@@ -326,7 +326,7 @@ export class CpcTrainer {
     this.check('toCheckpoint');
     await this.flush();
     const ring = stagingRing(this.ctx);
-    const read = async (name: string) => ((await ring.readTensor(this.arena.get(name))) as Float32Array).slice();
+    const read = async (name: string) => (await ring.readTensor(this.arena.get(name))) as Float32Array;
     const flat = { params: await read('params'), m: await read('adam.m'), v: await read('adam.v') };
     return encodeCheckpoint(this.config, this.graph.layout, this.steps, flat, extraMetadata);
   }

@@ -309,6 +309,11 @@ export interface Conv1dPlan {
   name: string;
   shapes: Shapes;
   specs: DispatchSpec[];
+  /**
+   * Backward only: specs[inputGradFrom..] compute dx and read only du (and the weights), so a
+   * scheduler may run them as a separate op after x, y and dy are dead. Absent without dx.
+   */
+  inputGradFrom?: number;
   flops: number;
   bytes: number;
 }
@@ -471,6 +476,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     constants: { NCO: d.Cout, CIN: d.Cin, K: d.K, RED: g.RED, NP: g.NP, RP: g.RP, CHUNKS: g.CHUNKS },
     bindings: [dwPartial, t.dWeight, t.dBias], workgroups: grid1d(ctx, ceilDiv(d.Cout * (d.Cin * d.K + 1), FLAT_WG)),
   });
+  const inputGradFrom = dx ? specs.length : undefined;
   if (dx) {
     const total = d.stride * g.JM * d.Cout * g.NPI;
     specs.push({
@@ -486,7 +492,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   }
   const yElems = g.M * d.Cout;
   return {
-    name: op, shapes: dimShapes(d), specs,
+    name: op, shapes: dimShapes(d), specs, inputGradFrom,
     flops: conv1dFlops(d) * (dx ? 2 : 1) + (d.norm ? 10 : 1) * yElems,
     bytes: 4 * (2 * d.B * d.Tin * d.Cin + 2 * d.Cout * (d.Cin * d.K + 1) + yElems * (d.norm ? 4 : 2)),
   };

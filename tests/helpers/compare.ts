@@ -24,3 +24,20 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, ato
   const msg = `${what}: ${r.bad}/${want.length} elements outside atol=${atol} rtol=${rtol}; worst at [${r.worst}] got ${got[r.worst]} want ${want[r.worst]} (max abs err ${r.maxAbs.toExponential(2)})`;
   expect(r.bad, msg).toBe(0);
 }
+
+/** |got − want| ≤ bound (per element, or one scalar), reporting the worst element on failure. */
+export function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number> | number, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let bad = 0, worst = -1, worstRatio = -Infinity;
+  for (let i = 0; i < want.length; i++) {
+    const tol = typeof bound === 'number' ? bound : bound[i]!;
+    const err = Math.abs(got[i]! - want[i]!);
+    const ratio = Number.isNaN(err) ? Infinity : err === 0 ? 0 : err / tol;
+    if (!(err <= tol)) bad++;
+    if (ratio > worstRatio) { worstRatio = ratio; worst = i; }
+  }
+  const tol = typeof bound === 'number' ? bound : bound[worst]!;
+  const msg = `${what}: ${bad}/${want.length} elements outside their bound; worst at [${worst}] got ${got[worst]} want ${want[worst]} `
+    + `(err ${Math.abs(got[worst]! - want[worst]!).toExponential(2)}, bound ${tol.toExponential(2)})`;
+  expect(bad, msg).toBe(0);
+}

@@ -5,7 +5,6 @@
 // and the magnitudes Σ|a_i b_i| are computed in float64 from the same inputs (usually by running the
 // oracle on absolute values). Inputs are rounded to f32 BEFORE the oracle sees them, so the bound
 // covers the GPU arithmetic alone.
-import { expect } from 'vitest';
 
 /** Unit roundoff of IEEE binary32. */
 export const U32 = 2 ** -24;
@@ -23,19 +22,3 @@ export function abs(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, (v) => Math.abs(v));
 }
 
-/** |got − want| ≤ bound (per element, or one scalar), reporting the worst element on failure. */
-export function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number> | number, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let bad = 0, worst = -1, worstRatio = -Infinity;
-  for (let i = 0; i < want.length; i++) {
-    const tol = typeof bound === 'number' ? bound : bound[i]!;
-    const err = Math.abs(got[i]! - want[i]!);
-    const ratio = Number.isNaN(err) ? Infinity : err === 0 ? 0 : err / tol;
-    if (!(err <= tol)) bad++;
-    if (ratio > worstRatio) { worstRatio = ratio; worst = i; }
-  }
-  const tol = typeof bound === 'number' ? bound : bound[worst]!;
-  const msg = `${what}: ${bad}/${want.length} elements outside their bound; worst at [${worst}] got ${got[worst]} want ${want[worst]} `
-    + `(err ${Math.abs(got[worst]! - want[worst]!).toExponential(2)}, bound ${tol.toExponential(2)})`;
-  expect(bad, msg).toBe(0);
-}
