@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (tsx) so `npx cpc-webgpu` works right after `npm ci`,
-// with no build step that could go stale.
-import { register } from 'node:module';
-import { register as registerTsx } from 'tsx/esm/api';
-
-registerTsx();
-// Registered after tsx so it sees `?raw` URLs first (hooks run last-registered first).
-register('./raw-loader.mjs', import.meta.url);
+// The `cpc-webgpu` command: runs the compiled CLI in dist/ with plain node (no TypeScript loader).
+// In a checkout, dist/ is built by `npm ci` (prepare), `npm run build` and the test command.
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
+let cli;
+try {
+  cli = await import('../dist/cli/main.js');
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('dist/cli/main.js')) throw e;
+  process.stderr.write('cpc-webgpu: dist/cli/main.js is missing; in a checkout run `npm run build` first\n');
+  process.exit(1);
+}
+process.exitCode = await cli.main(process.argv.slice(2));
