@@ -2,13 +2,15 @@
 // --version, --help on every subcommand, exit 2 on a usage error, SIGTERM (the stop signal of
 // containers and job schedulers) saves a checkpoint like Ctrl-C, and `--resume` — with the run's own
 // --preset repeated — continues bitwise. Help and usage cases fail before a device is acquired.
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpointInfo } from '../src/cpc/checkpoint.ts';
-import { cli, lastJson } from './helpers/cli.ts';
+import { BIN, cli, lastJson } from './helpers/cli.ts';
 
 const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -38,6 +40,19 @@ describe('cpc-webgpu command-line conventions', () => {
       // Help texts point only at files an installed package has.
       expect(r.stdout).not.toMatch(/src\/|DESIGN\.md/);
     }
+  });
+
+  it("normal runs are quiet: Dawn's adapter-enumeration warnings only with --verbose", async () => {
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    const quiet = await run(['info', '--json']);
+    expect(quiet.stderr).toBe('');
+    const info = JSON.parse(quiet.stdout) as { version: string; adapter: { description: string } };
+    expect(info.version).toBe(version);
+    const verbose = await run(['info', '--json', '--verbose']);
+    expect(JSON.parse(verbose.stdout)).toEqual(info);
+    // lavapipe reports 10⁶ dynamic buffers per pipeline layout and Dawn clamps it with a warning
+    // (other drivers report small numbers and print nothing).
+    if (/llvmpipe/.test(info.adapter.description)) expect(verbose.stderr).toMatch(/artificially reduced/);
   });
 
   it('usage errors exit 2 with one error line; no command prints the usage and exits 2', async () => {

@@ -27,6 +27,7 @@ commands:
   bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
                          kernel and end-to-end benchmarks
   --version              print the version
+  --verbose              (with any command) also show Dawn's native start-up messages
 `;
 
 const INFO_USAGE = `usage: cpc-webgpu info [--json]
