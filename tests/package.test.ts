@@ -4,7 +4,8 @@
 //   node consumer (default install, with Dawn): the README's Node script as plain .mjs under plain
 //     node; `npx cpc-webgpu --version`, `info --json`, `bench --e2e` without the tfjs peer; a
 //     consumer .ts type-checked under moduleResolution nodenext;
-//   web consumer (`--omit=optional`, no Dawn): the same .ts under moduleResolution bundler;
+//   web consumer (`--omit=optional`, no Dawn): the node entry and the CLI name the missing package;
+//     the same .ts under moduleResolution bundler;
 //     `vite build`; the vite dev server + headless Chromium runs the README's browser snippet.
 // Plus publint and @arethetypeswrong/cli on the tarball, and what the tarball holds.
 // Tools (tsc, vite, playwright, publint, attw) are this repo's devDependencies, run on the consumer
@@ -168,6 +169,17 @@ describe('the packed cpc-webgpu, installed into a fresh folder', () => {
     expect(e2e).toMatch(/^error: bench: .*npm install @tensorflow\/tfjs@4\.22\.0 @tensorflow\/tfjs-backend-webgpu@4\.22\.0$/m);
     expect(e2e).not.toMatch(/\n\s+at .+:\d+:\d+/);
   }, 120_000);
+
+  it('without the optional Dawn package, the node entry and the CLI say how to install it in one line', async () => {
+    expect(existsSync(join(webApp, 'node_modules', 'webgpu'))).toBe(false);
+    const script = "import('cpc-webgpu/node').then((m) => m.acquireNodeDevice()).then(() => console.log('acquired'), (e) => console.log(`${e.name}: ${e.message}`))";
+    const r = await sh(process.execPath, ['--input-type=module', '-e', script], webApp);
+    expect(r.stdout.trim()).toBe("NoAdapterError: createNodeGpu: the 'webgpu' package (Dawn for Node) is not installed; install it with: npm install webgpu@0.6.2");
+    const info = await sh('npx', ['cpc-webgpu', 'info'], webApp).then(() => null, (e: Error) => e.message);
+    expect(info).toMatch(/failed with 1/);
+    expect(info).toMatch(/^error: createNodeGpu: the 'webgpu' package .* npm install webgpu@0\.6\.2$/m);
+    expect(info).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  }, 60_000);
 
   it('type-checks a consumer under nodenext and bundler (strict, noUncheckedIndexedAccess, skipLibCheck)', async () => {
     const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
