@@ -109,8 +109,9 @@ let webApp: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'cpc-webgpu-pkg-'));
-  // npm pack runs `prepare`, i.e. the build: the tarball holds what the sources build to now.
-  const packed = await sh('npm', ['pack', '--json', '--pack-destination', work], repo);
+  // dist/ is current (the globalSetup rebuilds it when a source is newer). --ignore-scripts: `prepare`
+  // would rebuild dist/ in place while CLI tests in another worker run it.
+  const packed = await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], repo);
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
   const t = info[0]!;
   tarball = join(work, t.filename);
