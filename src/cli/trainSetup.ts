@@ -54,11 +54,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+function checkPresetFlag(preset: string | undefined): asserts preset is PresetName | undefined {
+  if (preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(preset)) {
+    throw new ConfigError('--preset', `unknown preset '${preset}' (choose ${PRESET_NAMES.join(', ')})`);
+  }
+}
+
 /** The config of a fresh run: --preset, then the --config file's fields, then --seed; LR horizon = --steps unless set. */
 async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig; label: string }> {
-  if (flags.preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(flags.preset)) {
-    throw new ConfigError('--preset', `unknown preset '${flags.preset}' (choose ${PRESET_NAMES.join(', ')})`);
-  }
+  checkPresetFlag(flags.preset);
   let raw: Record<string, unknown> = {};
   if (flags.config !== undefined) {
     raw = await readConfigObject(flags.config);
@@ -122,9 +126,7 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
 
   if (flags.resume) {
     if (flags.overwrite) throw new UsageError('--resume', 'cannot be combined with --overwrite');
-    if (flags.preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(flags.preset)) {
-      throw new ConfigError('--preset', `unknown preset '${flags.preset}' (choose ${PRESET_NAMES.join(', ')})`);
-    }
+    checkPresetFlag(flags.preset);
     // --preset is allowed when it names the checkpoint's own preset (it also picks the default --out).
     for (const [name, v] of [['--config', flags.config], ['--seed', flags.seed]] as const) {
       if (v !== undefined) throw new UsageError(name, `cannot be combined with --resume: the run's config comes from its checkpoint (${checkpointPath})`);
@@ -132,7 +134,7 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
     if (!(await exists(checkpointPath))) throw new UsageError('--resume', `nothing to resume: ${checkpointPath} does not exist`);
     const bytes = await nodeCheckpointStore.read(checkpointPath);
     const info = readCheckpointInfo(bytes, checkpointPath);
-    if (flags.preset !== undefined && !isPresetConfig(info.config, flags.preset as PresetName)) {
+    if (flags.preset !== undefined && !isPresetConfig(info.config, flags.preset)) {
       throw new UsageError('--preset', `'${flags.preset}' is not the config of ${checkpointPath}; drop --preset to resume with the checkpoint's config`);
     }
     const sampler = samplerStateFrom(info.metadata, checkpointPath);
