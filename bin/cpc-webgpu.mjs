@@ -40,6 +40,10 @@ if (process.env[CHILD_ENV] === '1') {
   // Child: JavaScript's stderr is fd 3 (the parent's stderr); fd 2 carries only native output.
   const stderr = isatty(3) ? new WriteStream(3) : createWriteStream(null, { fd: 3 });
   Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => stderr });
+  // In its own process group the child would outlive a killed parent (kill -9, a test runner's
+  // timeout): when the parent is gone, stop as on SIGTERM (train saves its checkpoint first).
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM'); }, 1000).unref();
   const code = await runHere(args);
   // Let fd 3 drain before exiting (it is a stream here, not process.stderr's synchronous fd 2).
   await new Promise((resolve) => stderr.write('', resolve));
