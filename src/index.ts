@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // cpc-webgpu: the browser-safe API (no Node imports). Node-only helpers (Dawn device, files,
 // atomic checkpoint store, WAV folders) are in `cpc-webgpu/node`.
 export * from './runtime/index.ts';

@@ -1,10 +1,39 @@
-// `cpc-webgpu bench`: kernel microbenchmarks (DESIGN.md §8). With --json, stdout carries exactly
-// one JSON object and everything else goes to stderr.
+// `cpc-webgpu bench`: kernel and end-to-end benchmarks. With --json, stdout carries exactly one JSON
+// object and everything else goes to stderr. The suites (bench/) ship compiled inside dist/cli; the
+// e2e suite's tfjs peer is an optional peer dependency, so a missing one is reported with the install
+// line before any GPU work starts.
 import { parseArgs } from 'node:util';
 import { measurePeak } from '../../bench/peak.ts';
 import { SUITES } from '../../bench/suites.ts';
-import type { BenchResult } from '../../bench/types.ts';
+import type { BenchResult, BenchSuite } from '../../bench/types.ts';
 import { acquireNodeDevice } from '../node/device.ts';
+import { CpcError } from '../runtime/errors.ts';
+import { UsageError } from './usage.ts';
+
+export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
+  --only a,b,…                suites to run: ${Object.keys(SUITES).join(', ')} (default: all but e2e and soak)
+  --e2e                       end-to-end training step vs the same model in tfjs-backend-webgpu
+                              (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0)
+  --quick                     fewer repetitions, no paper-size shapes (smoke runs)
+  --no-paper                  skip the paper-size shapes
+  --json                      stdout: one object {"adapter", "peak": {"fma_gflops", "copy_gbps"},
+                              "results": [{"name", "shape", "ms", "gflops", "gbps", "pct_of_peak",
+                              "baseline", "baseline_ms", "speedup", …}]}
+`;
+
+/** Loads a suite; the e2e suite's missing tfjs peer becomes one line naming the install command. */
+async function loadSuite(name: string): Promise<BenchSuite> {
+  try {
+    return await SUITES[name]!();
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && /@tensorflow\//.test(err.message ?? '')) {
+      throw new CpcError('bench', `suite '${name}' compares against tfjs, which is not installed; ` +
+        'install the peers with: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0');
+    }
+    throw e;
+  }
+}
 
 function table(rows: BenchResult[]): string {
   const head = ['name', 'ms', 'GFLOP/s', 'GB/s', '%peak', 'baseline_ms', 'speedup'];
@@ -23,12 +52,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       'no-paper': { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(BENCH_USAGE);
+    return 0;
+  }
   const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak');
   for (const n of names) {
-    if (!SUITES[n]) throw new Error(`bench: unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
+    if (!SUITES[n]) throw new UsageError('bench', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
+  const suites = new Map<string, BenchSuite>();
+  for (const n of names) suites.set(n, await loadSuite(n));
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const ctx = await acquireNodeDevice({ label: 'bench' });
   try {
@@ -37,7 +73,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     log(`peak: ${peak.fma_gflops} GFLOP/s FMA, ${peak.copy_gbps} GB/s copy`);
     const results: BenchResult[] = [];
     for (const n of names) {
-      const suite = await SUITES[n]!();
+      const suite = suites.get(n)!;
       log(`-- ${n}`);
       const rows = await suite.run({ ctx, peak, quick: values.quick, paper: !values.quick && !values['no-paper'], log });
       results.push(...rows);

@@ -43,7 +43,7 @@ export async function gradsCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       weights: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
-      json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {

@@ -7,8 +7,13 @@ import { evalCommand } from './eval.ts';
 import { gradsCommand } from './grads.ts';
 import { trainCommand } from './train.ts';
 import { deviceInfo, formatDeviceInfo } from './info.ts';
+import { UsageError } from './usage.ts';
+import { packageVersion } from './version.ts';
 
-const USAGE = `usage: cpc-webgpu <command> [options]
+/** Exit status of a usage error (bad or missing flag), as getopt-style tools use. */
+const EXIT_USAGE = 2;
+
+const USAGE = `usage: cpc-webgpu <command> [options]     (cpc-webgpu <command> --help for its options)
 
 commands:
   info [--json]          adapter, enabled features and the limits cpc-webgpu relies on
@@ -20,16 +25,30 @@ commands:
   grads --weights W.safetensors --batch X.safetensors --out G.safetensors [--config FILE] [--json]
                          loss and parameter gradients for given weights and batch (interop check)
   bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
-                         kernel and end-to-end benchmarks (JSON format: DESIGN.md §8)
+                         kernel and end-to-end benchmarks
+  --version              print the version
+  --verbose              (with any command) also show Dawn's native start-up messages
+`;
+
+const INFO_USAGE = `usage: cpc-webgpu info [--json]
+  prints the WebGPU adapter, the enabled optional features and the limits cpc-webgpu relies on
+  --json                      one JSON object: {"version", "adapter", "features", "limits"}
 `;
 
 async function infoCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) {
+    process.stdout.write(INFO_USAGE);
+    return 0;
+  }
   const ctx = await acquireNodeDevice();
   try {
     const info = deviceInfo(ctx);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ adapter: info.adapter, features: info.features, limits: info.limits })}\n`);
+      process.stdout.write(`${JSON.stringify({ version: packageVersion(), adapter: info.adapter, features: info.features, limits: info.limits })}\n`);
     } else {
       process.stdout.write(`${formatDeviceInfo(info)}\n`);
     }
@@ -51,12 +70,16 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
-    return cmd ? 0 : 1;
+    return cmd ? 0 : EXIT_USAGE;
+  }
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
   }
   const run = COMMANDS[cmd];
   if (!run) {
     process.stderr.write(`cpc-webgpu: unknown command '${cmd}'\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
   try {
     return await run(rest);
@@ -64,11 +87,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CpcError) {
       // One line, no stack trace: these errors already name the operation and the shapes or file.
       process.stderr.write(`error: ${(e as Error).message}\n`);
-      return 1;
+      return e instanceof UsageError ? EXIT_USAGE : 1;
     }
     if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`error: ${(e as Error).message} (see cpc-webgpu ${cmd} --help)\n`);
-      return 1;
+      return EXIT_USAGE;
     }
     throw e;
   }

@@ -1,5 +1,5 @@
 // `cpc-webgpu train`: trains a CPC model, logging DIR/metrics.jsonl and saving DIR/checkpoint.safetensors
-// periodically, at the end and on Ctrl-C. The checkpoint also holds the data sampler state and the
+// periodically, at the end and on Ctrl-C or SIGTERM. The checkpoint also holds the data sampler state and the
 // dataset spec, so `--resume` continues the exact batch stream: a resumed run's losses are bitwise
 // those of an uninterrupted one.
 //
@@ -33,16 +33,18 @@ const RATE_WINDOW = 20;
 
 export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --preset tiny|small|paper   model/optimizer preset (default small)
-  --config FILE.json          config fields over the preset (see src/cpc/config.ts)
+  --config FILE.json          config fields over the preset: {"preset": "small", "channels": 128,
+                              "optimizer": {"lr": 5e-4}, …}; every field is in the CpcTrainConfig
+                              type, dist/types/cpc/config.d.ts in the installed package
   --data synthetic|DIR        built-in synthetic speech (default) or a folder of .wav files
   --steps N                   train until step N (default: the config's optimizer.totalSteps);
                               also sets the LR schedule's horizon unless the config pins it
   --seed S                    model init and batch-stream seed (default: the config's)
   --out DIR                   run folder: checkpoint.safetensors, metrics.jsonl (default runs/<preset>)
-  --resume                    continue the run in --out from its checkpoint
+  --resume                    continue the run in --out from its checkpoint (--preset may repeat its preset)
   --overwrite                 start over even if --out already holds a checkpoint
   --metrics-every N           read loss/accuracy back every N steps (default 1)
-  --checkpoint-every N        save every N steps (default 100; also at the end and on Ctrl-C)
+  --checkpoint-every N        save every N steps (default 100; also at the end, on Ctrl-C and on SIGTERM)
   --probe / --no-probe        run the linear probes (trained vs random init) at the end (default off)
   --json                      last stdout line: a JSON summary
 `;
@@ -50,8 +52,10 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
 /** Seed tag of the training batch stream (distinct from the model init's use of config.seed). */
 const SAMPLER_SEED_TAG = 0xda7a;
 
-/** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
-const EXIT_INTERRUPTED = 130;
+/** Exit code after a stop signal (128 + its number), as shells report it: Ctrl-C 130, SIGTERM 143. */
+const EXIT_AFTER: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
+/** The signals that stop a run with a checkpoint: Ctrl-C, and the stop signal of containers and job schedulers. */
+type StopSignal = 'SIGINT' | 'SIGTERM';
 
 /**
  * Test-only fault injection (CPC_WEBGPU_FAULT): `lose-device@N` destroys the device right after step N
@@ -87,7 +91,7 @@ interface RunResult {
   steadyStepsPerS: number | null;
   /** Wall time until the first step of this run had completed. */
   startupMs: number | null;
-  interrupted: boolean;
+  interrupted: StopSignal | null;
   savedStep: number | null;
 }
 
@@ -174,7 +178,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       metrics: setup.metricsPath,
       config: setup.label,
       data: describeDataSpec(setup.data),
-      interrupted: result.interrupted,
+      interrupted: result.interrupted !== null,
     };
     say(`${result.interrupted ? 'interrupted' : 'done'}: step ${trainer.stepCount} (${result.stepsRun} this run) in ${fmtDuration(result.ms)}, ${stepsPerS.toFixed(2)} steps/s` +
       (result.startupMs !== null && result.steadyStepsPerS !== null ? ` after a ${fmtDuration(result.startupMs)} first step (shader compilation)` : ''));
@@ -194,7 +198,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       summary.probe = probeJson(trained, random);
     }
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return result.interrupted ? EXIT_INTERRUPTED : 0;
+    return result.interrupted ? EXIT_AFTER[result.interrupted] : 0;
   } finally {
     await metrics?.close().catch(() => undefined);
     trainer?.dispose();
@@ -224,15 +228,16 @@ async function runLoop(
   // Assigned inside closures, so kept in an object (TypeScript would narrow plain `let`s to null).
   const seen: { last: StepMetrics | null; firstLoss: number | null } = { last: null, firstLoss: null };
 
-  // Ctrl-C: finish the current step, save, exit 130. A second Ctrl-C exits at once (the checkpoint
-  // file is replaced atomically, so even that cannot leave a torn one).
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(EXIT_INTERRUPTED);
-    interrupted = true;
-    progress.log('interrupt: finishing the current step and saving (Ctrl-C again to quit now)');
+  // Ctrl-C or SIGTERM: finish the current step, save, exit 130 / 143. A second signal exits at once
+  // (the checkpoint file is replaced atomically, so even that cannot leave a torn one).
+  let interrupted: StopSignal | null = null;
+  const onSignal = (sig: StopSignal) => {
+    if (interrupted) process.exit(EXIT_AFTER[sig]);
+    interrupted = sig;
+    progress.log(`${sig === 'SIGINT' ? 'interrupt' : 'SIGTERM'}: finishing the current step and saving (again to quit now)`);
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   // Submit time of each recent step: steps/s over the steps between two logged metrics.
   const submitted = new Map<number, number>();
@@ -337,7 +342,8 @@ async function runLoop(
     throw await explainFailure(e, ctx, setup, savedStep);
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

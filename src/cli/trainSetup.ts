@@ -4,7 +4,7 @@
 // rather than after a device and a few hundred pipelines have been created.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, configFromObject, PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
+import { ConfigError, configFromObject, PRESET_NAMES, resolveConfig, type CpcTrainConfig, type PresetName } from '../cpc/config.ts';
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
 import type { WindowSamplerState } from '../cpc/data/batcher.ts';
@@ -54,11 +54,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+function checkPresetFlag(preset: string | undefined): asserts preset is PresetName | undefined {
+  if (preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(preset)) {
+    throw new ConfigError('--preset', `unknown preset '${preset}' (choose ${PRESET_NAMES.join(', ')})`);
+  }
+}
+
 /** The config of a fresh run: --preset, then the --config file's fields, then --seed; LR horizon = --steps unless set. */
 async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig; label: string }> {
-  if (flags.preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(flags.preset)) {
-    throw new ConfigError('--preset', `unknown preset '${flags.preset}' (choose ${PRESET_NAMES.join(', ')})`);
-  }
+  checkPresetFlag(flags.preset);
   let raw: Record<string, unknown> = {};
   if (flags.config !== undefined) {
     raw = await readConfigObject(flags.config);
@@ -79,6 +83,24 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   const config = configFromObject(merged);
   const label = flags.config !== undefined ? 'custom' : String(merged.preset);
   return { config, label };
+}
+
+/** JSON with object keys sorted, so two configs built along different paths compare by content. */
+function sortedJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(sortedJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${sortedJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * Whether a checkpoint's config is `preset` as `train` would have built it: the preset with the two
+ * fields train's own flags set (--seed, and --steps as the LR horizon) taken from the checkpoint.
+ */
+function isPresetConfig(config: CpcTrainConfig, preset: PresetName): boolean {
+  const expected = resolveConfig(preset, { seed: config.seed, optimizer: { totalSteps: config.optimizer.totalSteps } });
+  return sortedJson(expected) === sortedJson(config);
 }
 
 function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState {
@@ -104,12 +126,17 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
 
   if (flags.resume) {
     if (flags.overwrite) throw new UsageError('--resume', 'cannot be combined with --overwrite');
-    for (const [name, v] of [['--preset', flags.preset], ['--config', flags.config], ['--seed', flags.seed]] as const) {
+    checkPresetFlag(flags.preset);
+    // --preset is allowed when it names the checkpoint's own preset (it also picks the default --out).
+    for (const [name, v] of [['--config', flags.config], ['--seed', flags.seed]] as const) {
       if (v !== undefined) throw new UsageError(name, `cannot be combined with --resume: the run's config comes from its checkpoint (${checkpointPath})`);
     }
     if (!(await exists(checkpointPath))) throw new UsageError('--resume', `nothing to resume: ${checkpointPath} does not exist`);
     const bytes = await nodeCheckpointStore.read(checkpointPath);
     const info = readCheckpointInfo(bytes, checkpointPath);
+    if (flags.preset !== undefined && !isPresetConfig(info.config, flags.preset)) {
+      throw new UsageError('--preset', `'${flags.preset}' is not the config of ${checkpointPath}; drop --preset to resume with the checkpoint's config`);
+    }
     const sampler = samplerStateFrom(info.metadata, checkpointPath);
     if (sampler.batches !== info.step) {
       throw new CheckpointError('resume', `${checkpointPath}: the sampler state has drawn ${sampler.batches} batches but the checkpoint is at step ${info.step}`);

@@ -1,6 +1,17 @@
 // Node-only: the Dawn `GPU` object from the `webgpu` package. dawn.node keeps the process alive
 // while this object is referenced, so it is created lazily and dropped by `releaseNodeGpu()`.
-import { create, globals } from 'webgpu';
+//
+// `webgpu` is an optional dependency (≈130 MB of native builds that browser-only users never load),
+// so it is imported here with a catch: when it is missing, acquiring a device says how to install it
+// in one line instead of the whole package failing to import.
+import { NoAdapterError } from '../runtime/errors.ts';
+
+type Dawn = typeof import('webgpu');
+
+/** The pinned Dawn build we test against (package.json optionalDependencies). */
+const DAWN_PACKAGE = 'webgpu@0.6.2';
+
+const dawn: Dawn | Error = await import('webgpu').catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 
 let gpu: GPU | null = null;
 
@@ -13,11 +24,17 @@ function dawnFlags(): string[] {
 }
 
 export function createNodeGpu(): GPU {
+  if (dawn instanceof Error) {
+    const missing = (dawn as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && dawn.message.includes("'webgpu'");
+    throw new NoAdapterError('createNodeGpu', missing
+      ? `the 'webgpu' package (Dawn for Node) is not installed; install it with: npm install ${DAWN_PACKAGE}`
+      : `could not load Dawn from the 'webgpu' package: ${dawn.message}`);
+  }
   if (!gpu) {
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
     // GPUBufferUsage and friends must be globals for code written against the browser API.
-    Object.assign(globalThis, globals);
-    gpu = create(dawnFlags()) as unknown as GPU;
+    Object.assign(globalThis, dawn.globals);
+    gpu = dawn.create(dawnFlags()) as unknown as GPU;
   }
   return gpu;
 }

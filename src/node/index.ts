@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // Node entry point: Dawn device acquisition, atomic checkpoint files and WAV folders.
 export { acquireNodeDevice } from './device.ts';
 export { createNodeGpu, releaseNodeGpu } from './gpu.ts';

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Launcher for demoNodeLosses.ts: registers tsx and the `?raw` loader exactly as bin/cpc-webgpu.mjs does.
+// Launcher for demoNodeLosses.ts: registers tsx and the `?raw` loader (tests/helpers/rawLoader.mjs), so the TypeScript sources run as they are.
 import { register } from 'node:module';
 import { register as registerTsx } from 'tsx/esm/api';
 
 registerTsx();
-register('../../bin/raw-loader.mjs', import.meta.url);
+register('./rawLoader.mjs', import.meta.url);
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const { demoNodeLosses } = await import('./demoNodeLosses.ts');
 const result = await demoNodeLosses(JSON.parse(process.argv[2] ?? '{"preset":"tiny","steps":3}'));

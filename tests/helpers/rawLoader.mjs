@@ -1,5 +1,5 @@
 // Node ESM loader hook: `import src from './x.wgsl?raw'` yields the file's text, the same contract
-// vite gives the browser build and vitest. Lets the CLI run the TypeScript sources with no build step.
+// vite gives the browser build and vitest. Lets a test helper run the TypeScript sources with no build step.
 import { readFile } from 'node:fs/promises';
 
 export async function load(url, context, nextLoad) {
