@@ -2,7 +2,7 @@
 // by GNU time (`/usr/bin/time`, Debian package `time`): what the bad-input soak tests bound.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, type CliResult } from './cli.ts';
@@ -22,6 +22,8 @@ export interface MeasuredResult extends CliResult {
 export async function cliMeasured(args: string[], opts: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<MeasuredResult> {
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing: apt-get install -y time`);
   const dir = await mkdtemp(join(tmpdir(), 'cpc-rss-'));
+  // GNU time runs as opts.uid too and must be able to write its report here.
+  if (opts.uid !== undefined) await chmod(dir, 0o777);
   const rssFile = join(dir, 'rss');
   const t0 = performance.now();
   try {
