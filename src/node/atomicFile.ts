@@ -11,7 +11,7 @@ import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** The temp file writeFileAtomic writes `target`'s new content to: `.<name>.<pid>.<12 hex>.tmp`. */
-function tempPathFor(target: string): string {
+export function atomicTempPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
@@ -28,7 +28,7 @@ export function atomicTempOwner(fileName: string): number | null {
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = tempPathFor(path);
+  const tmp = atomicTempPath(path);
   let handle: FileHandle | undefined;
   try {
     // 'wx': never follow or clobber something already at the temp name.
