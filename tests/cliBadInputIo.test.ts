@@ -23,6 +23,7 @@ afterAll(async () => { await rm(root, { recursive: true, force: true }); });
 
 function expectOneLineRefusal(r: MeasuredResult, names: string, pattern: RegExp, rssLimit = RSS_LIMIT): void {
   const lines = stderrLines(r);
+  expect(r.killedForMemory, `killed above ${(rssLimit / 2 ** 20).toFixed(0)} MiB of RSS`).toBe(false);
   expect(r.killed, `killed after ${KILL_MS} ms (hang)`).toBe(false);
   expect(r.code, r.stderr).toBe(1);
   expect(lines, r.stderr).toHaveLength(1);
@@ -135,7 +136,7 @@ describe('CLI bad-input soak: files and run folders', () => {
   for (const [name, make] of cases) {
     it(name, async () => {
       const c = await make();
-      const r = await cliMeasured(c.args, { timeoutMs: KILL_MS, uid: c.uid });
+      const r = await cliMeasured(c.args, { timeoutMs: KILL_MS, uid: c.uid, killAboveRssBytes: RSS_LIMIT });
       expectOneLineRefusal(r, c.names, c.pattern);
     }, KILL_MS + 30_000);
   }
@@ -151,7 +152,7 @@ describe('CLI bad-input soak: files and run folders', () => {
     const h = await open(f, 'w');
     await h.truncate(2 * 1024 ** 3);
     await h.close();
-    const r = await cliMeasured(['eval', '--checkpoint', f], { timeoutMs: KILL_MS * 2 });
+    const r = await cliMeasured(['eval', '--checkpoint', f], { timeoutMs: KILL_MS * 2, killAboveRssBytes: 2 * 1024 ** 3 + RSS_LIMIT });
     expectOneLineRefusal(r, f, /header length is 0/, 2 * 1024 ** 3 + RSS_LIMIT);
   }, KILL_MS * 2 + 30_000);
 });

@@ -1,7 +1,7 @@
 // Runs the real CLI like helpers/cli.ts, under a kill timeout and with the child's peak RSS measured
 // by GNU time (`/usr/bin/time`, Debian package `time`): what the bad-input soak tests bound.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +15,33 @@ export interface MeasuredResult extends CliResult {
   wallMs: number;
   /** True when the kill timeout fired (the command hung or was far too slow). */
   killed: boolean;
+  /** True when the command was killed for passing `killAboveRssBytes`. */
+  killedForMemory: boolean;
   /** stderr including Dawn's notices: they appear only once a device was acquired. */
   rawStderr: string;
 }
 
-export async function cliMeasured(args: string[], opts: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<MeasuredResult> {
+/** Resident set size of the processes directly under `pid` (GNU time's child: the CLI), bytes. */
+function childrenRss(pid: number): number {
+  let total = 0;
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    }
+  } catch {
+    // the process is gone or has not started its child yet
+  }
+  return total;
+}
+
+/**
+ * `killAboveRssBytes`: a runaway read (e.g. of /dev/zero, ≈ 300 MB/s) is killed once it passes this,
+ * polled every 100 ms, so a regression fails the test instead of exhausting a shared machine.
+ */
+export async function cliMeasured(
+  args: string[], opts: { timeoutMs: number; env?: Record<string, string>; uid?: number; killAboveRssBytes?: number },
+): Promise<MeasuredResult> {
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing: apt-get install -y time`);
   const dir = await mkdtemp(join(tmpdir(), 'cpc-rss-'));
   // GNU time runs as opts.uid too and must be able to write its report here.
@@ -28,6 +50,7 @@ export async function cliMeasured(args: string[], opts: { timeoutMs: number; env
   const t0 = performance.now();
   try {
     let rawStderr = '';
+    let killedForMemory = false;
     const r = await new Promise<CliResult & { killed: boolean; rawStderr: string }>((resolve, reject) => {
       const child = spawn(GNU_TIME, ['-f', '%M', '-o', rssFile, process.execPath, BIN, ...args], {
         env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...opts.env },
@@ -37,10 +60,12 @@ export async function cliMeasured(args: string[], opts: { timeoutMs: number; env
         ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
       });
       let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
-      }, opts.timeoutMs);
+      const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+      const timer = setTimeout(() => { killed = true; killGroup(); }, opts.timeoutMs);
+      const limit = opts.killAboveRssBytes;
+      const watch = limit === undefined ? undefined : setInterval(() => {
+        if (childrenRss(child.pid!) > limit) { killedForMemory = true; killGroup(); }
+      }, 100);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -48,6 +73,7 @@ export async function cliMeasured(args: string[], opts: { timeoutMs: number; env
       child.on('error', reject);
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        clearInterval(watch);
         rawStderr = stderr;
         // Dawn's own notices ("Warning: … artificially reduced …") are not ours to count.
         stderr = stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
@@ -63,7 +89,7 @@ export async function cliMeasured(args: string[], opts: { timeoutMs: number; env
     } catch {
       // killed before GNU time wrote it: maxRssBytes stays NaN, and the caller's bound fails visibly
     }
-    return { ...r, maxRssBytes, wallMs };
+    return { ...r, maxRssBytes, wallMs, killedForMemory };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
