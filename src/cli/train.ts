@@ -131,11 +131,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     resume: values.resume, overwrite: values.overwrite,
   });
   const { config } = setup;
+  // Created, writable, locked and cleared of dead saves' temp files before the data is read and any
+  // device exists. (Should loading the data fail, the lock goes with the process: RunLock's exit hook.)
+  const runLock = await prepareRunFolder(setup.outDir, note);
   const dataset = await loadDataset(setup.data, note);
   const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
   if (setup.resume) sampler.setState(setup.resume.sampler);
-  // Created, writable, locked and cleared of dead saves' temp files before any device exists.
-  const runLock = await prepareRunFolder(setup.outDir, note);
 
   let ctx: GpuContext | null = null;
   let trainer: CpcTrainer | null = null;
