@@ -574,7 +574,7 @@ describe('writeFileAtomic / readFileLimited', () => {
     expect(err).toBeInstanceOf(FileTooLargeError);
     expect((err as Error).message).toBe(`${path} is 100 bytes, over the limit of 99 bytes`);
     expect(err).toMatchObject({ path, size: 100, maxBytes: 99 });
-    await expect(readFileLimited(root, 1 << 20)).rejects.toThrow(`${root} is not a regular file`);
+    await expect(readFileLimited(root, 1 << 20)).rejects.toThrow(`${root} is a directory, not a regular file`);
     await expect(readFileLimited(join(root, 'missing.bin'), 10)).rejects.toThrow(/ENOENT/);
     const empty = join(root, 'empty.bin');
     fs.writeFileSync(empty, '');

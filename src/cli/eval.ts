@@ -3,9 +3,8 @@
 // config (the seeded init the trainer starts from). The config comes from the checkpoint; the data
 // from --data, else the checkpoint's dataset spec, else the synthetic set.
 import { parseArgs } from 'node:util';
-import { checkpointStep, decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
+import { checkpointStep, decodeCheckpoint, parseCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { paramLayout } from '../cpc/params.ts';
-import { parseSafetensors } from '../cpc/safetensors.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
@@ -45,18 +44,19 @@ export async function evalCommand(argv: string[]): Promise<number> {
 
   // Everything about the checkpoint is validated before a device is acquired.
   const path = values.checkpoint;
-  const bytes = await nodeCheckpointStore.read(path);
+  // Parsed once (the header decode is the costly part of a forged file); the bytes are not kept.
+  const checkpoint = parseCheckpoint(await nodeCheckpointStore.read(path), path);
   // Weights-only files (e.g. converted from PyTorch) carry no config: --config supplies it, and the
   // trainer's loadCheckpoint then checks every tensor against it.
   let info: ReturnType<typeof readCheckpointInfo>;
   if (values.config !== undefined) {
-    const { metadata } = parseSafetensors(bytes, path);
+    const { metadata } = checkpoint;
     info = { config: await readConfigFile(values.config), step: checkpointStep(metadata, path), metadata };
   } else {
-    info = readCheckpointInfo(bytes, path);
+    info = readCheckpointInfo(checkpoint, path);
   }
   // Every tensor against the config, now rather than after the random-init probes.
-  decodeCheckpoint(bytes, info.config, paramLayout(info.config), path);
+  decodeCheckpoint(checkpoint, info.config, paramLayout(info.config), path);
   const spec = values.data !== undefined ? parseDataArg(values.data) : dataSpecFromMetadata(info.metadata, path) ?? parseDataArg('synthetic');
   const dataset = await loadDataset(spec, note);
   const caps = maxWindows === undefined ? undefined : { train: maxWindows, test: Math.max(1, Math.ceil(maxWindows / 2)) };
@@ -69,7 +69,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     note(`eval ${path} (step ${info.step}) on ${describeDataSpec(spec)}`);
     note('probes: random init …');
     const random = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
-    await trainer.loadCheckpoint(bytes, path);
+    await trainer.loadCheckpoint(checkpoint, path);
     note('probes: trained …');
     const trained = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
     if (values.json) {

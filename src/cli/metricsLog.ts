@@ -3,7 +3,11 @@
 // the file always reads as one uninterrupted run.
 import { open, type FileHandle } from 'node:fs/promises';
 import { readFileLimited, writeFileAtomic } from '../node/atomicFile.ts';
+import { CpcError } from '../runtime/errors.ts';
 import { UsageError, fsReason } from './usage.ts';
+
+/** An append to metrics.jsonl failed (disk full, I/O error); the file was cut back to its last whole line. */
+export class MetricsWriteError extends CpcError {}
 
 export interface MetricsLine {
   step: number;
@@ -19,6 +23,8 @@ export interface MetricsLine {
 const MAX_METRICS_BYTES = 1024 ** 3;
 
 export class MetricsLog {
+  /** Bytes of whole lines in the file: an append that fails midway is cut back to this. */
+  private size = 0;
   private constructor(private handle: FileHandle | null, readonly path: string, readonly firstLoss: number | null) {}
 
   /**
@@ -52,7 +58,10 @@ export class MetricsLog {
       await writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
     }
     try {
-      return new MetricsLog(await open(path, 'a'), path, firstLoss);
+      const handle = await open(path, 'a');
+      const log = new MetricsLog(handle, path, firstLoss);
+      log.size = (await handle.stat()).size;
+      return log;
     } catch (e) {
       throw new UsageError('metrics', `cannot open '${path}': ${fsReason(e)}`);
     }
@@ -61,7 +70,18 @@ export class MetricsLog {
   async append(lines: MetricsLine[]): Promise<void> {
     if (!this.handle || lines.length === 0) return;
     // JSON.stringify writes NaN/Infinity as null, so a non-finite step still leaves a parseable line.
-    await this.handle.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const bytes = new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    try {
+      // One write() may take only part of the bytes (a nearly full disk writes what fits, then ENOSPC).
+      let done = 0;
+      while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done)).bytesWritten;
+    } catch (e) {
+      // Cut the torn tail off so the file still ends on a whole line; if even that fails, a resumed
+      // run skips the torn line (MetricsLog.open drops lines that do not parse).
+      await this.handle.truncate(this.size).catch(() => undefined);
+      throw new MetricsWriteError('metrics', `cannot append to '${this.path}': ${fsReason(e)}`);
+    }
+    this.size += bytes.length;
   }
 
   async close(): Promise<void> {

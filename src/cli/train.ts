@@ -9,7 +9,6 @@
 //
 // Failure policy: a non-finite loss stops the run WITHOUT saving (the last good checkpoint stays);
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
-import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
 import { subSeed } from '../cpc/data/rng.ts';
@@ -18,11 +17,13 @@ import { evaluateProbes } from '../cpc/evaluate.ts';
 import { initParams } from '../cpc/params.ts';
 import { CpcTrainer, type StepMetrics } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
-import { acquireNodeDevice } from '../node/device.ts';
+import { acquireNodeDevice, closeNodeDevice } from '../node/device.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { CpcError, DeviceLostError } from '../runtime/errors.ts';
 import { DATA_META_KEY, describeDataSpec, loadDataset } from './data.ts';
-import { MetricsLog, type MetricsLine } from './metricsLog.ts';
+import { MetricsLog, MetricsWriteError, type MetricsLine } from './metricsLog.ts';
+import { prepareRunFolder } from './runFolder.ts';
+import { CheckpointError } from '../cpc/safetensors.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
 import { createProgress } from './progress.ts';
 import { resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
@@ -134,15 +135,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
     resume: values.resume, overwrite: values.overwrite,
   });
   const { config } = setup;
+  // Created, writable, locked and cleared of dead saves' temp files before the data is read and any
+  // device exists. (Should loading the data fail, the lock goes with the process: RunLock's exit hook.)
+  const runLock = await prepareRunFolder(setup.outDir, note);
   const dataset = await loadDataset(setup.data, note);
   const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
   if (setup.resume) sampler.setState(setup.resume.sampler);
-  await mkdir(setup.outDir, { recursive: true });
 
-  const ctx = await acquireNodeDevice({ label: 'train' });
+  let ctx: GpuContext | null = null;
   let trainer: CpcTrainer | null = null;
   let metrics: MetricsLog | null = null;
   try {
+    ctx = await acquireNodeDevice({ label: 'train' });
     trainer = await CpcTrainer.create(ctx, config, { metricsEvery, store: nodeCheckpointStore });
     if (setup.resume) {
       await trainer.loadCheckpoint(setup.resume.bytes, setup.checkpointPath);
@@ -202,7 +206,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } finally {
     await metrics?.close().catch(() => undefined);
     trainer?.dispose();
-    ctx.dispose();
+    if (ctx) await closeNodeDevice(ctx);
+    runLock.releaseSync();
   }
 }
 
@@ -350,6 +355,11 @@ async function runLoop(
 /** Turns a failure inside the loop into a message about the run folder's state. */
 async function explainFailure(e: unknown, ctx: GpuContext, setup: TrainSetup, savedStep: number | null): Promise<unknown> {
   if (e instanceof TrainingStopped) return e;
+  // A full disk or a folder turned read-only: say what the run folder still holds.
+  if (e instanceof MetricsWriteError || (e instanceof CheckpointError && e.op === 'saveCheckpoint')) {
+    const kept = savedStep !== null ? `the last good checkpoint (step ${savedStep}) is kept in ${setup.checkpointPath}` : 'no checkpoint had been saved yet';
+    return new TrainingStopped('train', `${(e as Error).message}; ${kept}`);
+  }
   // A destroyed device may surface first as a failed map or submit; give the lost event a moment to land.
   if (!(e instanceof DeviceLostError) && !ctx.isLost) await Promise.race([ctx.lost, new Promise((r) => setTimeout(r, 1000))]);
   if (e instanceof DeviceLostError || ctx.lostInfo) {

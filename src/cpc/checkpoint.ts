@@ -8,6 +8,33 @@ import type { ParamLayout } from './params.ts';
 
 export const CHECKPOINT_FORMAT = 'cpc-webgpu.checkpoint.v1';
 
+/**
+ * Largest safetensors header a checkpoint may have, checked from the 8-byte length prefix before a
+ * byte of it is decoded. The paper config's header is ≈ 12 KB (78 tensor entries of ≈ 100 bytes, the
+ * config, the sampler state and a 4096-byte data folder path); 1 MiB leaves room for ≈ 9,000 tensor
+ * entries (≈ 3,000 parameters, e.g. 700 encoder layers with norm). The format's own limit (100 MB)
+ * let a header of 1.5 M zero-size tensors cost 2.5 GB of RSS and 26 s before being refused.
+ */
+export const MAX_CHECKPOINT_HEADER_BYTES = 1 << 20;
+
+/** A checkpoint file parsed once; readCheckpointInfo and decodeCheckpoint take it instead of the bytes. */
+export type ParsedCheckpoint = ReturnType<typeof parseSafetensors>;
+
+/** Parses a checkpoint's safetensors container, refusing a header larger than any config needs. */
+export function parseCheckpoint(bytes: Uint8Array, source = 'checkpoint'): ParsedCheckpoint {
+  if (bytes.length >= 8) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (n > BigInt(MAX_CHECKPOINT_HEADER_BYTES)) {
+      throw new CheckpointError('loadCheckpoint', `${source}: header length ${n} exceeds the ${MAX_CHECKPOINT_HEADER_BYTES}-byte limit for a checkpoint (the paper config's is ≈ 12 KB)`);
+    }
+  }
+  return parseSafetensors(bytes, source);
+}
+
+function parsed(input: Uint8Array | ParsedCheckpoint, source: string): ParsedCheckpoint {
+  return input instanceof Uint8Array ? parseCheckpoint(input, source) : input;
+}
+
 /** Config fields that fix parameter shapes: a checkpoint must agree on all of them. */
 const SHAPE_FIELDS = ['channels', 'hidden', 'predictionSteps', 'kernels', 'strides', 'norm', 'predictorBias'] as const satisfies readonly (keyof ModelShape)[];
 
@@ -50,8 +77,8 @@ export function checkpointStep(meta: Record<string, string>, source: string): nu
 }
 
 /** The config and step a checkpoint was written with, validated, without touching a device. */
-export function readCheckpointInfo(bytes: Uint8Array, source = 'checkpoint'): { config: CpcTrainConfig; step: number; metadata: Record<string, string> } {
-  const { metadata } = parseSafetensors(bytes, source);
+export function readCheckpointInfo(input: Uint8Array | ParsedCheckpoint, source = 'checkpoint'): { config: CpcTrainConfig; step: number; metadata: Record<string, string> } {
+  const { metadata } = parsed(input, source);
   checkFormat(metadata, source);
   if (metadata.config === undefined) {
     throw new CheckpointError('loadCheckpoint', `${source}: no 'config' in the metadata; pass a config explicitly (--config) for weights-only files`);
@@ -66,10 +93,10 @@ export function readCheckpointInfo(bytes: Uint8Array, source = 'checkpoint'): { 
 }
 
 /** Parses and checks a checkpoint against a config's layout; returns flat buffers ready to upload. */
-export function decodeCheckpoint(bytes: Uint8Array, cfg: CpcTrainConfig, layout: ParamLayout, source = 'checkpoint'): CheckpointState {
+export function decodeCheckpoint(input: Uint8Array | ParsedCheckpoint, cfg: CpcTrainConfig, layout: ParamLayout, source = 'checkpoint'): CheckpointState {
   const op = 'loadCheckpoint';
   const fail = (msg: string): never => { throw new CheckpointError(op, `${source}: ${msg}`); };
-  const { tensors, metadata } = parseSafetensors(bytes, source);
+  const { tensors, metadata } = parsed(input, source);
   checkFormat(metadata, source);
   if (metadata.config !== undefined) {
     let saved: Record<string, unknown>;

@@ -14,7 +14,7 @@ import { tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
 import { writeAdamHyper } from '../shaders/adam.ts';
 import { GRAD_NORM_STAT, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
 import { infoNceMetricsLayout } from '../shaders/infonce.ts';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, type ParsedCheckpoint } from './checkpoint.ts';
 import { validateConfig, type CpcTrainConfig } from './config.ts';
 import { buildCpcGraph, SIGNAL, SIGNAL_SLOTS, type CpcGraph, type GraphEnv, type Phase } from './graph.ts';
 import { initParams, packParams, unpackParams } from './params.ts';
@@ -347,7 +347,7 @@ export class CpcTrainer {
    * Restores parameters, moments and the step counter from checkpoint bytes after validating all
    * of it; on any error the trainer is left exactly as it was. Returns the checkpoint's metadata.
    */
-  async loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Promise<Record<string, string>> {
+  async loadCheckpoint(bytes: Uint8Array | ParsedCheckpoint, source = 'checkpoint'): Promise<Record<string, string>> {
     this.check('loadCheckpoint');
     await this.drain();
     const state = decodeCheckpoint(bytes, this.config, this.graph.layout, source);
