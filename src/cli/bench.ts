@@ -5,6 +5,7 @@ import { measurePeak } from '../../bench/peak.ts';
 import { SUITES } from '../../bench/suites.ts';
 import type { BenchResult } from '../../bench/types.ts';
 import { acquireNodeDevice } from '../node/device.ts';
+import { UsageError } from './usage.ts';
 
 function table(rows: BenchResult[]): string {
   const head = ['name', 'ms', 'GFLOP/s', 'GB/s', '%peak', 'baseline_ms', 'speedup'];
@@ -27,7 +28,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   });
   const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak');
   for (const n of names) {
-    if (!SUITES[n]) throw new Error(`bench: unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
+    if (!SUITES[n]) throw new UsageError('--only', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const ctx = await acquireNodeDevice({ label: 'bench' });

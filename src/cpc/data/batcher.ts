@@ -33,11 +33,13 @@ export interface WindowSamplerState {
   batches: number;
 }
 
+/** Samples per batch (B·L): [B, L] float32 must stay a normal typed array (and a realistic GPU upload). */
+export const MAX_BATCH_SAMPLES = 2 ** 28;
+
 function checkBL(op: string, B: number, L: number): void {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(op, `B must be a positive integer`, { B, L });
   if (!Number.isInteger(L) || L < 1) throw new ShapeError(op, `L must be a positive integer`, { B, L });
-  // [B, L] float32 must stay a normal typed array (and a realistic GPU upload).
-  if (B * L > 2 ** 28) throw new ShapeError(op, `B·L = ${B * L} samples per batch exceeds 2^28`, { B, L });
+  if (B * L > MAX_BATCH_SAMPLES) throw new ShapeError(op, `B·L = ${B * L} samples per batch exceeds 2^28`, { B, L });
 }
 
 /** Utterances of a split long enough for a window of L samples, after checking they are finite. */
@@ -122,7 +124,8 @@ export class WindowSampler {
   }
 
   setState(state: WindowSamplerState): void {
-    if (!state || !Number.isInteger(state.batches) || state.batches < 0) {
+    const rngOk = Number.isInteger(state?.rng) && state.rng >= 0 && state.rng <= 0xffffffff;
+    if (!state || !rngOk || !Number.isInteger(state.batches) || state.batches < 0) {
       throw new ShapeError('WindowSampler.setState', `invalid state ${JSON.stringify(state)}`);
     }
     this.rng.setState(state.rng);
