@@ -10,7 +10,7 @@ import { CheckpointError } from '../cpc/safetensors.ts';
 import type { WindowSamplerState } from '../cpc/data/batcher.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
-import { readConfigObject } from './configFile.ts';
+import { configFromFileObject, readConfigObject } from './configFile.ts';
 import { UsageError } from './usage.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -77,7 +77,7 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   if (flags.steps !== undefined && (opt === undefined || isObject) && (opt as Record<string, unknown> | undefined)?.totalSteps === undefined) {
     merged.optimizer = { ...(opt as Record<string, unknown> | undefined), totalSteps: flags.steps };
   }
-  const config = configFromObject(merged);
+  const config = flags.config !== undefined ? configFromFileObject(merged, flags.config) : configFromObject(merged);
   const label = flags.config !== undefined ? 'custom' : String(merged.preset);
   return { config, label };
 }
