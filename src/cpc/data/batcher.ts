@@ -58,7 +58,7 @@ function eligibleUtterances(op: string, dataset: Dataset, split: Split, L: numbe
     idx.push(i);
   }
   if (idx.length === 0) {
-    throw new ShapeError(op, `no ${split} utterance of ${dataset.name} is at least L = ${L} samples long (${list.length} utterances, the longest has ${longest} samples)`, { L, longest, utterances: list.length });
+    throw new ShapeError(op, `no ${split} utterance of ${dataset.name} is at least L = ${L} samples long (${list.length} utterances, the longest has ${longest} samples; L is the config's window)`, { L, longest, utterances: list.length });
   }
   return { list, eligible: Uint32Array.from(idx) };
 }
@@ -126,7 +126,7 @@ export class WindowSampler {
   setState(state: WindowSamplerState): void {
     const rngOk = Number.isInteger(state?.rng) && state.rng >= 0 && state.rng <= 0xffffffff;
     if (!state || !rngOk || !Number.isInteger(state.batches) || state.batches < 0) {
-      throw new ShapeError('WindowSampler.setState', `invalid state ${JSON.stringify(state)}`);
+      throw new ShapeError('WindowSampler.setState', `invalid state ${JSON.stringify(state)} (rng must be a uint32, batches an integer ≥ 0)`);
     }
     this.rng.setState(state.rng);
     this.batches = state.batches;
