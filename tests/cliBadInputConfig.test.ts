@@ -2,7 +2,7 @@
 // crafted configs and crafted checkpoints (built on the CPU with the runtime's own checkpoint encoder),
 // each run as a user would. Every one must be refused with a non-zero exit and ONE `error:` line on
 // stderr that names the field or the file, no stack trace, within a wall-clock limit (no hang) and an
-// RSS limit (no unbounded growth). Most are refused before a device is acquired (~1 s, ~100 MB RSS
+// RSS limit (no unbounded growth). Most are refused before a device is acquired (~1 s, ~95 MiB RSS
 // measured); the few that need the trainer's layout on the device get a longer limit.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,9 @@ import { cliBounded, type BoundedResult } from './helpers/cliBounded.ts';
 // Limits. Wall clock: a refusal before the device is ~1 s on an idle machine (tsx start-up included);
 // 60 s leaves room for a loaded 2-core machine and a cold tsx cache, and is still a hang detector (the
 // 10,000-layer config took > 150 s before the fix). After the device: trainer set-up compiles shaders
-// on lavapipe (seconds to a minute cold). RSS: ~100 MB measured before the device, ~0.5 GB after it
-// (Dawn + lavapipe); the limits are 4× / 3× that, far below the GBs an unbounded read reaches.
+// on lavapipe (seconds to a minute cold). RSS measured: ~95 MiB for a refusal before the device,
+// ~290 MiB after it (Dawn + lavapipe; a whole 2-step tiny run peaks at ~560 MiB); the limits are ~4× /
+// ~5× the refusals, far below the GBs an unbounded read reaches.
 const PRE_DEVICE = { timeoutMs: 60_000, maxRssKiB: 400 * 1024 };
 const ON_DEVICE = { timeoutMs: 180_000, maxRssKiB: 1536 * 1024 };
 
