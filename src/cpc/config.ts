@@ -126,11 +126,11 @@ export function resolveConfig(preset: PresetName | CpcTrainConfig = 'small', ove
 /** Checks one field's value; throws a ConfigError naming `field`. */
 export type FieldCheck = (field: string, v: unknown) => void;
 
-// Upper bounds of the size fields (a window and a batch size are each bounded by the data sampler's
-// batch of ≤ 2^28 samples, data/batcher.ts). They are far above what any device holds (the trainer checks the
-// device's limits before allocating); they exist so that a typo like 1e300 is refused here by name, and
-// every size derived from a config stays finite (the largest weight, C·C·kernel, is ≤ 2^60) for the
-// device-limit check to refuse, instead of overflowing to Infinity in a kernel's size check.
+// Upper bounds of the size fields (window and batchSize are each bounded by the data sampler's batch
+// of ≤ 2^28 samples, data/batcher.ts). They are far above what any device holds (the trainer checks
+// the device's limits before allocating); they exist so that a typo like 1e300 is refused here by
+// name, and every size derived from a config stays finite (the largest weight, C·C·kernel, is
+// ≤ 2^60) for the device-limit check to refuse, instead of overflowing to Infinity in a kernel's check.
 /** channels, hidden: 128× the paper's 512; a C×C matrix then has ≤ 2^32 elements. */
 export const MAX_WIDTH = 2 ** 16;
 /**
@@ -157,6 +157,10 @@ export const numberIn = (lo: number, hi: number, loOpen = false, hiOpen = false)
 
 export const boolean: FieldCheck = (field, v) => {
   if (typeof v !== 'boolean') throw new ConfigError(field, `must be true or false, got ${shown(v)}`);
+};
+
+export const oneOf = (values: readonly string[]): FieldCheck => (field, v) => {
+  if (!values.includes(v as string)) throw new ConfigError(field, `must be one of ${values.map((x) => `'${x}'`).join(', ')}, got ${shown(v)}`);
 };
 
 export const nullOr = (check: FieldCheck): FieldCheck => (field, v) => {
@@ -222,9 +226,7 @@ const NEGATIVE_KINDS = ['batch', 'batch-time', 'sampled'] as const;
 const negatives: FieldCheck = (field, v) => {
   if (!isPlainObject(v)) throw new ConfigError(field, `must be an object {"kind": …, "n": … (sampled only)}, got ${shown(v)}`);
   const kind = v.kind;
-  if (!(NEGATIVE_KINDS as readonly unknown[]).includes(kind)) {
-    throw new ConfigError(`${field}.kind`, `must be ${NEGATIVE_KINDS.map((k) => `'${k}'`).join(', ')}, got ${shown(kind)}`);
-  }
+  oneOf(NEGATIVE_KINDS)(`${field}.kind`, kind);
   if (kind === 'sampled') {
     checkFields(`${field}.`, v, { kind: () => undefined, n: intIn(1, MAX_BATCH_SAMPLES) }, "'sampled' negatives", true);
   } else if (Object.hasOwn(v, 'n')) {
