@@ -106,8 +106,8 @@ export function decodeCheckpoint(bytes: Uint8Array, cfg: CpcTrainConfig, layout:
     }
     if (found === 0 && !required) return null;
     if (found !== layout.entries.length) fail(`has ${found} of the ${layout.entries.length} '${prefix}*' tensors; moments must be all present or all absent`);
-    // Adam's second moment is an average of squared gradients: a negative one has no meaning, and its
-    // square root in the update would be NaN at the first step.
+    // Adam's second moment is an average of squared gradients: a negative one has no meaning, and the
+    // update's sqrt(v) is NaN for as long as β2·v + (1 − β2)·g² stays negative.
     const nonNegative = prefix === 'adam.v.';
     for (let i = 0; i < flat.length; i++) {
       const x = flat[i]!;
