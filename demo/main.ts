@@ -362,7 +362,7 @@ function errorHelp(e: ErrorReport): (Node | string)[] {
         ? `The browser took the GPU away (driver reset, another tab, or a long dispatch). The last checkpoint kept in memory is at step ${s.lastCheckpointStep}.`
         : 'The browser took the GPU away (driver reset, another tab, or a long dispatch). No checkpoint was kept yet; restart training.')];
     case 'non-finite':
-      return [el('p', {}, 'The update of that step was skipped and training paused. Lower optimizer.lr, set optimizer.maxGradNorm, or reload the last checkpoint.')];
+      return [el('p', {}, 'The update of that step was skipped and training paused. Possible causes: input samples far outside [-1, 1] (check the audio’s amplitude), a learning rate too high for this model (optimizer.lr), exploding gradients (optimizer.maxGradNorm). Reload the last checkpoint to continue.')];
     case 'checkpoint':
       return [el('p', {}, 'The current model was left unchanged.')];
     case 'config':

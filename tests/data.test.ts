@@ -223,7 +223,7 @@ describe('WindowSampler', () => {
 
   it('explains when no utterance is long enough, and rejects non-finite samples by utterance', () => {
     expect(() => new WindowSampler(toyDataset([100, 250]), 'train', { B: 2, L: 20480, seed: 0 }))
-      .toThrow(/no train utterance of toy is at least L = 20480 samples long \(2 utterances, the longest has 250 samples\)/);
+      .toThrow(/no train utterance of toy is at least L = 20480 samples long \(2 utterances, the longest has 250 samples; L is the config's window\)/);
     const ds = toyDataset([1000, 1000]);
     ds.utterances('train')[1]!.samples[17] = NaN;
     expect(() => new WindowSampler(ds, 'train', { B: 1, L: 500, seed: 0 })).toThrow(NonFiniteError);

@@ -61,7 +61,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak');
   for (const n of names) {
-    if (!SUITES[n]) throw new UsageError('bench', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
+    if (!SUITES[n]) throw new UsageError('--only', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
   const suites = new Map<string, BenchSuite>();
   for (const n of names) suites.set(n, await loadSuite(n));

@@ -17,7 +17,17 @@ export async function readConfigObject(path: string): Promise<Record<string, unk
   return parseConfigObject(text, path);
 }
 
+/** configFromObject for an object read from `path`: a refusal names the file as well as the field. */
+export function configFromFileObject(raw: Record<string, unknown>, path: string): CpcTrainConfig {
+  try {
+    return configFromObject(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(path, e.message.replace(/^config: /, ''));
+    throw e;
+  }
+}
+
 /** A validated config from a file ({"preset": …, overrides…}; preset default small). */
 export async function readConfigFile(path: string): Promise<CpcTrainConfig> {
-  return configFromObject(await readConfigObject(path));
+  return configFromFileObject(await readConfigObject(path), path);
 }

@@ -14,6 +14,7 @@ import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc
 import { subSeed } from '../cpc/data/rng.ts';
 import { framesPerWindow } from '../cpc/config.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
+import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
 import { initParams } from '../cpc/params.ts';
 import { CpcTrainer, type StepMetrics } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
@@ -283,7 +284,7 @@ async function runLoop(
       if (m.nonFinite || !Number.isFinite(m.loss)) {
         await log.append(lines);
         const kept = savedStep !== null ? `the last good checkpoint (step ${savedStep}) is kept in ${setup.checkpointPath}` : 'no checkpoint had been saved yet';
-        throw new TrainingStopped('train', `non-finite loss or gradient at step ${m.step} (loss ${m.loss}, gradient norm ${m.gradNorm}); stopped without saving: ${kept}. Lower optimizer.lr or set optimizer.maxGradNorm in --config`);
+        throw new TrainingStopped('train', `non-finite ${nonFiniteWhat(m)} at step ${m.step} (loss ${m.loss}, gradient norm ${m.gradNorm}); stopped without saving: ${kept}; ${nonFiniteCauses(config)}`);
       }
       seen.firstLoss ??= m.loss;
       seen.last = m;

@@ -10,7 +10,7 @@ import { CheckpointError } from '../cpc/safetensors.ts';
 import type { WindowSamplerState } from '../cpc/data/batcher.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
-import { readConfigObject } from './configFile.ts';
+import { configFromFileObject, readConfigObject } from './configFile.ts';
 import { UsageError } from './usage.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -74,13 +74,14 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   if (flags.seed !== undefined) merged.seed = flags.seed;
   // The cosine LR horizon follows the run length, unless the config pins it. It is fixed at the start
   // (stored in the checkpoint's config), so a resumed run keeps the schedule it started with.
-  // (A non-object "optimizer" is left alone for the config validator to refuse.)
-  const opt = raw.optimizer ?? {};
+  // Only an absent or object "optimizer" gets the horizon; anything else (5, null, [], true) is left
+  // as written for resolveConfig to refuse by name.
+  const opt = raw.optimizer;
   const isObject = typeof opt === 'object' && opt !== null && !Array.isArray(opt);
-  if (flags.steps !== undefined && isObject && (opt as Record<string, unknown>).totalSteps === undefined) {
-    merged.optimizer = { ...opt, totalSteps: flags.steps };
+  if (flags.steps !== undefined && (opt === undefined || isObject) && (opt as Record<string, unknown> | undefined)?.totalSteps === undefined) {
+    merged.optimizer = { ...(opt as Record<string, unknown> | undefined), totalSteps: flags.steps };
   }
-  const config = configFromObject(merged);
+  const config = flags.config !== undefined ? configFromFileObject(merged, flags.config) : configFromObject(merged);
   const label = flags.config !== undefined ? 'custom' : String(merged.preset);
   return { config, label };
 }
@@ -103,6 +104,9 @@ function isPresetConfig(config: CpcTrainConfig, preset: PresetName): boolean {
   return sortedJson(expected) === sortedJson(config);
 }
 
+/** JSON for messages, except numbers (JSON would print Infinity as null). */
+const shownValue = (v: unknown): string => (typeof v === 'number' ? String(v) : String(JSON.stringify(v)));
+
 function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState {
   const text = meta[SAMPLER_META_KEY];
   const fail = (why: string): never => {
@@ -115,7 +119,10 @@ function samplerStateFrom(meta: Record<string, string>, source: string): WindowS
   } catch {
     return fail(`'${SAMPLER_META_KEY}' metadata is not valid JSON`);
   }
-  if (!s || typeof s.rng !== 'number' || !Number.isInteger(s.batches) || s.batches! < 0) fail(`'${SAMPLER_META_KEY}' metadata is not a sampler state`);
+  if (!s || typeof s !== 'object' || Array.isArray(s)) return fail(`'${SAMPLER_META_KEY}' metadata is not a sampler state {rng, batches}`);
+  // The generator's whole state is one uint32 (data/rng.ts); JSON turns 1e400 into Infinity.
+  if (!Number.isInteger(s.rng) || s.rng! < 0 || s.rng! > 0xffffffff) fail(`'${SAMPLER_META_KEY}' rng must be a uint32, got ${shownValue(s.rng)}`);
+  if (!Number.isSafeInteger(s.batches) || s.batches! < 0) fail(`'${SAMPLER_META_KEY}' batches must be an integer ≥ 0, got ${shownValue(s.batches)}`);
   return { rng: s.rng!, batches: s.batches! };
 }
 

@@ -133,10 +133,14 @@ export function decodeCheckpoint(input: Uint8Array | ParsedCheckpoint, cfg: CpcT
     }
     if (found === 0 && !required) return null;
     if (found !== layout.entries.length) fail(`has ${found} of the ${layout.entries.length} '${prefix}*' tensors; moments must be all present or all absent`);
+    // Adam's second moment is an average of squared gradients: a negative one has no meaning, and the
+    // update's sqrt(v) is NaN for as long as β2·v + (1 − β2)·g² stays negative.
+    const nonNegative = prefix === 'adam.v.';
     for (let i = 0; i < flat.length; i++) {
-      if (!Number.isFinite(flat[i]!)) {
-        const e = layout.entries.find((x) => i >= x.offset && i < x.offset + x.size)!;
-        fail(`tensor '${prefix}${e.name}' holds a non-finite value ${flat[i]} at index ${i - e.offset}`);
+      const x = flat[i]!;
+      if (!Number.isFinite(x) || (nonNegative && x < 0)) {
+        const e = layout.entries.find((t) => i >= t.offset && i < t.offset + t.size)!;
+        fail(`tensor '${prefix}${e.name}' holds ${Number.isFinite(x) ? 'a negative second moment' : 'a non-finite value'} ${x} at index ${i - e.offset}`);
       }
     }
     return flat;

@@ -2,6 +2,7 @@
 // the three presets of the issue tracker. Validation happens here, before anything touches the GPU,
 // and every message names the offending field.
 import { CpcError } from '../runtime/errors.ts';
+import { MAX_BATCH_SAMPLES } from './data/batcher.ts';
 import { encoderFrames } from './data/frames.ts';
 
 export type NegativesConfig = { kind: 'batch' } | { kind: 'batch-time' } | { kind: 'sampled'; n: number };
@@ -76,6 +77,18 @@ function clone(cfg: CpcTrainConfig): CpcTrainConfig {
   return JSON.parse(JSON.stringify(cfg)) as CpcTrainConfig;
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A value as a message shows it (JSON, except that undefined and non-finite numbers stay readable). */
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number') return String(v);
+  const text = JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
+
 /** A preset with overrides applied, validated. Unknown keys are refused (a typo must not be silently ignored). */
 export function resolveConfig(preset: PresetName | CpcTrainConfig = 'small', overrides: ConfigOverrides = {}): CpcTrainConfig {
   let base: CpcTrainConfig;
@@ -84,35 +97,159 @@ export function resolveConfig(preset: PresetName | CpcTrainConfig = 'small', ove
       throw new ConfigError('preset', `unknown preset '${preset}' (choose ${PRESET_NAMES.join(', ')})`);
     }
     base = clone(PRESETS[preset]);
-  } else {
+  } else if (isPlainObject(preset)) {
+    // An object preset is a whole config; it is stored as is in the checkpoint, so it gets the same
+    // checks as the result (what train accepts, eval and --resume must load).
+    checkFields('preset.', preset, CONFIG_SCHEMA, 'config', true);
     base = clone(preset);
+  } else {
+    throw new ConfigError('preset', `must be a preset name (${PRESET_NAMES.join(', ')}) or a complete config object, got ${shown(preset)}`);
   }
-  const known = new Set(Object.keys(PRESETS.tiny));
-  for (const key of Object.keys(overrides)) {
-    if (!known.has(key)) throw new ConfigError(key, `unknown config field (known: ${[...known].join(', ')})`);
-  }
-  const optKnown = new Set(Object.keys(DEFAULT_OPTIMIZER));
-  for (const key of Object.keys(overrides.optimizer ?? {})) {
-    if (!optKnown.has(key)) throw new ConfigError(`optimizer.${key}`, `unknown optimizer field (known: ${[...optKnown].join(', ')})`);
-  }
+  if (!isPlainObject(overrides)) throw new ConfigError('config', `overrides must be an object, got ${shown(overrides)}`);
+  // Overrides are partial: names and the optimizer's shape here, values in validateConfig after merging.
+  checkKnown('', overrides, CONFIG_SCHEMA, 'config');
   const { optimizer, ...rest } = overrides;
+  if (optimizer !== undefined) {
+    if (!isPlainObject(optimizer)) throw new ConfigError('optimizer', `must be an object of optimizer fields (${Object.keys(OPTIMIZER_SCHEMA).join(', ')}), got ${shown(optimizer)}`);
+    checkKnown('optimizer.', optimizer, OPTIMIZER_SCHEMA, 'optimizer');
+  }
   const cfg: CpcTrainConfig = { ...base, ...rest, optimizer: { ...base.optimizer, ...(optimizer ?? {}) } } as CpcTrainConfig;
   validateConfig(cfg);
   return cfg;
 }
 
-function posInt(field: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, `must be a positive integer, got ${JSON.stringify(v)}`);
-}
+// ---- Field schema ----------------------------------------------------------------------------------
+// Each config field has one check (type and range) in CONFIG_SCHEMA; validateConfig runs them all and
+// then the checks that involve several fields. A new field goes into the interface and the schema
+// (TypeScript insists on both), and is then refused when unknown, missing or out of range like the rest.
 
-function nonNegInt(field: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ConfigError(field, `must be an integer ≥ 0, got ${JSON.stringify(v)}`);
-}
+/** Checks one field's value; throws a ConfigError naming `field`. */
+export type FieldCheck = (field: string, v: unknown) => void;
 
-function finiteIn(field: string, v: unknown, lo: number, hi: number, loOpen = false, hiOpen = false): void {
+// Upper bounds of the size fields (window and batchSize are each bounded by the data sampler's batch
+// of ≤ 2^28 samples, data/batcher.ts). They are far above what any device holds (the trainer checks
+// the device's limits before allocating); they exist so that a typo like 1e300 is refused here by
+// name, and every size derived from a config stays finite (the largest weight, C·C·kernel, is
+// ≤ 2^60) for the device-limit check to refuse, instead of overflowing to Infinity in a kernel's check.
+/** channels, hidden: 128× the paper's 512; a C×C matrix then has ≤ 2^32 elements. */
+export const MAX_WIDTH = 2 ** 16;
+/**
+ * Encoder layers: 12× the paper's 5. The memory plan is quadratic in the op count (3 ops per layer;
+ * 64 layers plan in ~25 ms, 256 in ~0.3 s, 10,000 in minutes), and each layer is a set of pipelines.
+ * A layer that shrinks the signal (stride ≥ 2) halves it, so a window ≤ 2^28 allows < 28 of those anyway.
+ */
+export const MAX_ENCODER_LAYERS = 64;
+
+export const intIn = (lo: number, hi: number, why = ''): FieldCheck => (field, v) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new ConfigError(field, `must be an integer in [${lo}, ${hi}]${why ? ` (${why})` : ''}, got ${shown(v)}`);
+  }
+};
+
+export const multipleOf = (n: number, why: string): FieldCheck => (field, v) => {
+  if ((v as number) % n !== 0) throw new ConfigError(field, `must be a multiple of ${n} (${why}), got ${shown(v)}`);
+};
+
+export const numberIn = (lo: number, hi: number, loOpen = false, hiOpen = false): FieldCheck => (field, v) => {
   const ok = typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
-  if (!ok) throw new ConfigError(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${JSON.stringify(v)}`);
+  if (!ok) throw new ConfigError(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${shown(v)}`);
+};
+
+export const boolean: FieldCheck = (field, v) => {
+  if (typeof v !== 'boolean') throw new ConfigError(field, `must be true or false, got ${shown(v)}`);
+};
+
+export const oneOf = (values: readonly string[]): FieldCheck => (field, v) => {
+  if (!values.includes(v as string)) throw new ConfigError(field, `must be one of ${values.map((x) => `'${x}'`).join(', ')}, got ${shown(v)}`);
+};
+
+export const nullOr = (check: FieldCheck): FieldCheck => (field, v) => {
+  if (v !== null) check(field, v);
+};
+
+export const allOf = (...checks: FieldCheck[]): FieldCheck => (field, v) => {
+  for (const c of checks) c(field, v);
+};
+
+export const arrayOf = (item: FieldCheck, minLength: number, maxLength: number, why = ''): FieldCheck => (field, v) => {
+  if (!Array.isArray(v) || v.length < minLength || v.length > maxLength) {
+    const len = Array.isArray(v) ? ` of length ${v.length}` : '';
+    throw new ConfigError(field, `must be an array of ${minLength} to ${maxLength} entries${why ? ` (${why})` : ''}, got ${Array.isArray(v) ? `an array${len}` : shown(v)}`);
+  }
+  v.forEach((x, i) => item(`${field}[${i}]`, x));
+};
+
+/** An object whose keys are exactly the schema's (all required). */
+export const objectOf = (schema: Record<string, FieldCheck>, what: string): FieldCheck => (field, v) => {
+  if (!isPlainObject(v)) throw new ConfigError(field, `must be an object of ${what} fields (${Object.keys(schema).join(', ')}), got ${shown(v)}`);
+  checkFields(`${field}.`, v, schema, what, true);
+};
+
+/** Refuses keys the schema does not name. */
+function checkKnown(prefix: string, obj: Record<string, unknown>, schema: Record<string, FieldCheck>, what: string): void {
+  const known = Object.keys(schema);
+  for (const key of Object.keys(obj)) {
+    if (!Object.hasOwn(schema, key)) throw new ConfigError(`${prefix}${key}`, `unknown ${what} field (known: ${known.join(', ')})`);
+  }
 }
+
+/** Unknown keys refused; with `complete`, missing ones too; then every present field's check. */
+function checkFields(prefix: string, obj: Record<string, unknown>, schema: Record<string, FieldCheck>, what: string, complete: boolean): void {
+  checkKnown(prefix, obj, schema, what);
+  if (complete) {
+    const missing = Object.keys(schema).filter((k) => !Object.hasOwn(obj, k));
+    if (missing.length > 0) {
+      const field = prefix === '' ? what : prefix.slice(0, -1);
+      throw new ConfigError(field, `missing ${what} field${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (an object here must be complete${prefix === 'preset.' ? '; for a partial config use a preset name plus overrides' : ''})`);
+    }
+  }
+  for (const [key, check] of Object.entries(schema)) {
+    if (Object.hasOwn(obj, key)) check(`${prefix}${key}`, obj[key]);
+  }
+}
+
+const OPTIMIZER_SCHEMA: Record<keyof OptimizerConfig, FieldCheck> = {
+  lr: numberIn(0, 10),
+  beta1: numberIn(0, 1, false, true),
+  beta2: numberIn(0, 1, false, true),
+  eps: numberIn(0, 1, true),
+  weightDecay: numberIn(0, 1),
+  decoupled: boolean,
+  maxGradNorm: nullOr(numberIn(0, Number.MAX_VALUE, true)),
+  warmupSteps: intIn(0, Number.MAX_SAFE_INTEGER),
+  totalSteps: intIn(0, Number.MAX_SAFE_INTEGER),
+  minLr: numberIn(0, 10),
+};
+
+const NEGATIVE_KINDS = ['batch', 'batch-time', 'sampled'] as const;
+
+const negatives: FieldCheck = (field, v) => {
+  if (!isPlainObject(v)) throw new ConfigError(field, `must be an object {"kind": …, "n": … (sampled only)}, got ${shown(v)}`);
+  const kind = v.kind;
+  oneOf(NEGATIVE_KINDS)(`${field}.kind`, kind);
+  if (kind === 'sampled') {
+    checkFields(`${field}.`, v, { kind: () => undefined, n: intIn(1, MAX_BATCH_SAMPLES) }, "'sampled' negatives", true);
+  } else if (Object.hasOwn(v, 'n')) {
+    throw new ConfigError(`${field}.n`, `only the 'sampled' mode takes a count (mode is '${String(kind)}')`);
+  } else {
+    checkKnown(`${field}.`, v, { kind: () => undefined }, `'${String(kind)}' negatives`);
+  }
+};
+
+const CONFIG_SCHEMA: Record<keyof CpcTrainConfig, FieldCheck> = {
+  channels: allOf(intIn(4, MAX_WIDTH), multipleOf(4, 'vec4 loads in the predictor/InfoNCE kernels')),
+  hidden: allOf(intIn(4, MAX_WIDTH), multipleOf(4, 'vec4 loads in the predictor kernels')),
+  predictionSteps: intIn(1, MAX_BATCH_SAMPLES),
+  kernels: arrayOf(intIn(1, MAX_BATCH_SAMPLES), 1, MAX_ENCODER_LAYERS, 'encoder layers'),
+  strides: arrayOf(intIn(1, MAX_BATCH_SAMPLES), 1, MAX_ENCODER_LAYERS, 'encoder layers'),
+  norm: boolean,
+  predictorBias: boolean,
+  negatives,
+  window: intIn(1, MAX_BATCH_SAMPLES, 'samples'),
+  batchSize: intIn(1, MAX_BATCH_SAMPLES),
+  optimizer: objectOf(OPTIMIZER_SCHEMA, 'optimizer'),
+  seed: intIn(0, 0xffffffff, 'a uint32'),
+};
 
 /** Frames per window (T) of a config: the encoder's output length. */
 export function framesPerWindow(cfg: Pick<CpcTrainConfig, 'window' | 'kernels' | 'strides'>): number {
@@ -121,49 +258,16 @@ export function framesPerWindow(cfg: Pick<CpcTrainConfig, 'window' | 'kernels' |
 
 /** Shape-level validation (device limits are checked by the trainer before allocating). */
 export function validateConfig(cfg: CpcTrainConfig): void {
-  posInt('channels', cfg.channels);
-  posInt('hidden', cfg.hidden);
-  if (cfg.channels % 4 !== 0) throw new ConfigError('channels', `must be a multiple of 4 (vec4 loads in the predictor/InfoNCE kernels), got ${cfg.channels}`);
-  if (cfg.hidden % 4 !== 0) throw new ConfigError('hidden', `must be a multiple of 4 (vec4 loads in the predictor kernels), got ${cfg.hidden}`);
-  posInt('predictionSteps', cfg.predictionSteps);
-  posInt('window', cfg.window);
-  posInt('batchSize', cfg.batchSize);
-  if (!Array.isArray(cfg.kernels) || cfg.kernels.length === 0) throw new ConfigError('kernels', 'must be a non-empty array of positive integers');
-  if (!Array.isArray(cfg.strides) || cfg.strides.length !== cfg.kernels.length) {
-    throw new ConfigError('strides', `must have one entry per kernel (${cfg.kernels.length}), got ${JSON.stringify(cfg.strides)}`);
+  if (!isPlainObject(cfg)) throw new ConfigError('config', `must be an object, got ${shown(cfg)}`);
+  checkFields('', cfg as unknown as Record<string, unknown>, CONFIG_SCHEMA, 'config', true);
+  if (cfg.strides.length !== cfg.kernels.length) {
+    throw new ConfigError('strides', `must have one entry per kernel (${cfg.kernels.length}), got ${shown(cfg.strides)}`);
   }
-  cfg.kernels.forEach((k, i) => posInt(`kernels[${i}]`, k));
-  cfg.strides.forEach((s, i) => posInt(`strides[${i}]`, s));
-  if (typeof cfg.norm !== 'boolean') throw new ConfigError('norm', `must be true or false, got ${JSON.stringify(cfg.norm)}`);
-  if (typeof cfg.predictorBias !== 'boolean') throw new ConfigError('predictorBias', `must be true or false, got ${JSON.stringify(cfg.predictorBias)}`);
-  nonNegInt('seed', cfg.seed);
-  if (cfg.seed > 0xffffffff) throw new ConfigError('seed', `must fit in 32 bits, got ${cfg.seed}`);
   const T = framesPerWindow(cfg);
   if (T < cfg.predictionSteps + 1) {
     throw new ConfigError('window', `${cfg.window} samples give ${T} frames; need at least predictionSteps + 1 = ${cfg.predictionSteps + 1} so every step k has a positive`);
   }
-  const neg = cfg.negatives as { kind?: unknown; n?: unknown } | undefined;
-  if (!neg || !['batch', 'batch-time', 'sampled'].includes(neg.kind as string)) {
-    throw new ConfigError('negatives.kind', `must be 'batch', 'batch-time' or 'sampled', got ${JSON.stringify(neg?.kind)}`);
-  }
-  if (neg.kind === 'sampled') {
-    posInt('negatives.n', neg.n);
-  } else if ('n' in neg && neg.n !== undefined) {
-    throw new ConfigError('negatives.n', `only the 'sampled' mode takes a count (mode is '${String(neg.kind)}')`);
-  }
-  if (neg.kind === 'batch' && cfg.batchSize < 2) throw new ConfigError('batchSize', "the 'batch' negatives mode needs batchSize ≥ 2 (else there is no negative)");
-  const o = cfg.optimizer;
-  if (!o || typeof o !== 'object') throw new ConfigError('optimizer', 'must be an object');
-  finiteIn('optimizer.lr', o.lr, 0, 10);
-  finiteIn('optimizer.beta1', o.beta1, 0, 1, false, true);
-  finiteIn('optimizer.beta2', o.beta2, 0, 1, false, true);
-  finiteIn('optimizer.eps', o.eps, 0, 1, true);
-  finiteIn('optimizer.weightDecay', o.weightDecay, 0, 1);
-  if (typeof o.decoupled !== 'boolean') throw new ConfigError('optimizer.decoupled', `must be true or false, got ${JSON.stringify(o.decoupled)}`);
-  if (o.maxGradNorm !== null) finiteIn('optimizer.maxGradNorm', o.maxGradNorm, 0, Number.MAX_VALUE, true);
-  nonNegInt('optimizer.warmupSteps', o.warmupSteps);
-  nonNegInt('optimizer.totalSteps', o.totalSteps);
-  finiteIn('optimizer.minLr', o.minLr, 0, 10);
+  if (cfg.negatives.kind === 'batch' && cfg.batchSize < 2) throw new ConfigError('batchSize', "the 'batch' negatives mode needs batchSize ≥ 2 (else there is no negative)");
 }
 
 /** PyTorch parameter names and shapes in checkpoint order (DESIGN.md §1). */

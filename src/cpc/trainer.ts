@@ -10,7 +10,7 @@ import { allocateArena, planMemory, type Arena, type MemoryPlan } from '../runti
 import { Profiler, type ProfileResult } from '../runtime/profiler.ts';
 import { ReadbackRing } from '../runtime/readback.ts';
 import { stagingRing } from '../runtime/staging.ts';
-import { tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
+import { tensorByteLength, tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
 import { writeAdamHyper } from '../shaders/adam.ts';
 import { GRAD_NORM_STAT, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
 import { infoNceMetricsLayout } from '../shaders/infonce.ts';
@@ -110,12 +110,13 @@ export class CpcTrainer {
     const metricsEvery = opts.metricsEvery ?? 1;
     if (!Number.isInteger(metricsEvery) || metricsEvery < 1) throw new ShapeError('CpcTrainer', `metricsEvery must be a positive integer, got ${metricsEvery}`);
     const graph = buildCpcGraph(config);
-    const plan = planMemory(graph.tensors, graph.ops);
-    // Device limits are checked for the whole plan before a single byte is allocated.
+    // Device limits are checked before a single byte is allocated: each tensor's binding first (it needs
+    // only the shapes; the memory plan is quadratic in the op count), then the plan's two arenas.
     const shapes = { preset: `C=${config.channels} H=${config.hidden} K=${config.predictionSteps} B=${config.batchSize} L=${config.window}` };
-    for (const t of plan.tensors) {
-      if (t.firstOp >= 0 || t.lifetime === 'persistent') ctx.checkLimit(`CpcTrainer(${t.name} [${t.shape.join(', ')}])`, 'maxStorageBufferBindingSize', t.bytes, shapes);
+    for (const t of graph.tensors) {
+      ctx.checkLimit(`CpcTrainer(${t.name} [${t.shape.join(', ')}])`, 'maxStorageBufferBindingSize', tensorByteLength(t.shape, t.dtype), shapes);
     }
+    const plan = planMemory(graph.tensors, graph.ops);
     ctx.checkLimit('CpcTrainer(persistent arena)', 'maxBufferSize', plan.persistentBytes, shapes);
     ctx.checkLimit('CpcTrainer(activation arena)', 'maxBufferSize', plan.transientBytes, shapes);
     const initial = packParams(graph.layout, opts.params ?? initParams(config, config.seed), 'CpcTrainer params');

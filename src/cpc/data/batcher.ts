@@ -33,11 +33,13 @@ export interface WindowSamplerState {
   batches: number;
 }
 
+/** Samples per batch (B·L): [B, L] float32 must stay a normal typed array (and a realistic GPU upload). */
+export const MAX_BATCH_SAMPLES = 2 ** 28;
+
 function checkBL(op: string, B: number, L: number): void {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(op, `B must be a positive integer`, { B, L });
   if (!Number.isInteger(L) || L < 1) throw new ShapeError(op, `L must be a positive integer`, { B, L });
-  // [B, L] float32 must stay a normal typed array (and a realistic GPU upload).
-  if (B * L > 2 ** 28) throw new ShapeError(op, `B·L = ${B * L} samples per batch exceeds 2^28`, { B, L });
+  if (B * L > MAX_BATCH_SAMPLES) throw new ShapeError(op, `B·L = ${B * L} samples per batch exceeds 2^28`, { B, L });
 }
 
 /** Utterances of a split long enough for a window of L samples, after checking they are finite. */
@@ -56,7 +58,7 @@ function eligibleUtterances(op: string, dataset: Dataset, split: Split, L: numbe
     idx.push(i);
   }
   if (idx.length === 0) {
-    throw new ShapeError(op, `no ${split} utterance of ${dataset.name} is at least L = ${L} samples long (${list.length} utterances, the longest has ${longest} samples)`, { L, longest, utterances: list.length });
+    throw new ShapeError(op, `no ${split} utterance of ${dataset.name} is at least L = ${L} samples long (${list.length} utterances, the longest has ${longest} samples; L is the config's window)`, { L, longest, utterances: list.length });
   }
   return { list, eligible: Uint32Array.from(idx) };
 }
@@ -122,8 +124,9 @@ export class WindowSampler {
   }
 
   setState(state: WindowSamplerState): void {
-    if (!state || !Number.isInteger(state.batches) || state.batches < 0) {
-      throw new ShapeError('WindowSampler.setState', `invalid state ${JSON.stringify(state)}`);
+    const rngOk = Number.isInteger(state?.rng) && state.rng >= 0 && state.rng <= 0xffffffff;
+    if (!state || !rngOk || !Number.isInteger(state.batches) || state.batches < 0) {
+      throw new ShapeError('WindowSampler.setState', `invalid state ${JSON.stringify(state)} (rng must be a uint32, batches an integer ≥ 0)`);
     }
     this.rng.setState(state.rng);
     this.batches = state.batches;
