@@ -11,7 +11,7 @@ import { MAX_CHECKPOINT_BYTES, nodeCheckpointStore } from '../node/checkpointSto
 import { readFileLimited } from '../node/atomicFile.ts';
 import { readConfigFile } from './configFile.ts';
 import { CpcError } from '../runtime/errors.ts';
-import { fsReason, UsageError } from './usage.ts';
+import { fsReason, InputFileError, UsageError } from './usage.ts';
 
 /** The loss or a gradient came out NaN/±Inf: nothing is written (a caller comparing against PyTorch
  * would otherwise diff garbage, and `train` likewise refuses to save a non-finite step). */
@@ -31,7 +31,7 @@ async function readBytes(flag: string, path: string): Promise<Uint8Array> {
   try {
     return await readFileLimited(path, MAX_CHECKPOINT_BYTES);
   } catch (e) {
-    throw new UsageError(flag, `cannot read '${path}': ${fsReason(e)}`);
+    throw new InputFileError(flag, `cannot read '${path}': ${fsReason(e)}`);
   }
 }
 

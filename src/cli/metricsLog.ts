@@ -4,7 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { readFileLimited, writeFileAtomic } from '../node/atomicFile.ts';
 import { CpcError } from '../runtime/errors.ts';
-import { UsageError, fsReason } from './usage.ts';
+import { InputFileError, fsReason } from './usage.ts';
 
 /** An append to metrics.jsonl failed (disk full, I/O error); the file was cut back to its last whole line. */
 export class MetricsWriteError extends CpcError {}
@@ -40,7 +40,7 @@ export class MetricsLog {
       try {
         text = new TextDecoder().decode(await readFileLimited(path, MAX_METRICS_BYTES));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError('metrics', `cannot read '${path}': ${fsReason(e)}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputFileError('metrics', `cannot read '${path}': ${fsReason(e)}`);
       }
       const kept: string[] = [];
       for (const line of text.split('\n')) {
@@ -63,7 +63,7 @@ export class MetricsLog {
       log.size = (await handle.stat()).size;
       return log;
     } catch (e) {
-      throw new UsageError('metrics', `cannot open '${path}': ${fsReason(e)}`);
+      throw new InputFileError('metrics', `cannot open '${path}': ${fsReason(e)}`);
     }
   }
 

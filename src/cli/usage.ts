@@ -4,6 +4,13 @@ import { CpcError } from '../runtime/errors.ts';
 
 export class UsageError extends CpcError {}
 
+/**
+ * A file or folder named on the command line exists in the wrong form or cannot be read or written
+ * (a FIFO, a read-only folder, a full disk). Not a usage error: the command line was well formed, so
+ * the CLI exits 1, not 2 (main.ts).
+ */
+export class InputFileError extends CpcError {}
+
 /** Parses a flag's value as an integer in [min, max], or throws a UsageError naming the flag. */
 export function intFlag(name: string, value: string | undefined, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;

@@ -31,7 +31,9 @@ function vmHwmKiB(pid: number): number | null {
 export function cliBounded(args: string[], bounds: Bounds): Promise<BoundedResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...bounds.env },
+      // CPC_WEBGPU_VERBOSE runs the CLI in this process (bin/cpc-webgpu.mjs otherwise forks a child to
+      // filter Dawn's start-up lines), so the RSS polled here is the CLI's own.
+      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', CPC_WEBGPU_VERBOSE: '1', ...bounds.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -53,7 +53,10 @@ export async function cliMeasured(
     let killedForMemory = false;
     const r = await new Promise<CliResult & { killed: boolean; rawStderr: string }>((resolve, reject) => {
       const child = spawn(GNU_TIME, ['-f', '%M', '-o', rssFile, process.execPath, BIN, ...args], {
-        env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...opts.env },
+        // CPC_WEBGPU_VERBOSE runs the CLI in GNU time's child itself (bin/cpc-webgpu.mjs otherwise forks
+        // a child to filter Dawn's start-up lines): the RSS watch sees the CLI, and rawStderr keeps
+        // Dawn's notices, which tell whether a device was acquired.
+        env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', CPC_WEBGPU_VERBOSE: '1', ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
         // Own process group: on timeout the whole group (GNU time and the node under it) is killed.
         detached: true,
