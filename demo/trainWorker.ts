@@ -4,6 +4,8 @@
 // UI thread ever waits for the GPU. Metrics come from trainer.takeMetrics() (asynchronous readback
 // through the trainer's readback ring); trainer.trainStep keeps at most two steps in flight, so the
 // GPU queue stays short and pause / checkpoint / profile requests are served within about a step.
+// Every state change to paused is posted after trainer.flush()'s rows: when the page says paused,
+// it already shows every step.
 import { acquireDevice, type GpuContext } from '../src/runtime/device.ts';
 import {
   DeviceLostError, GpuInternalError, GpuOutOfMemoryError, GpuValidationError, LimitExceededError, NoAdapterError, NonFiniteError,
@@ -295,6 +297,8 @@ async function loadCheckpointBytes(id: number, name: string, bytes: Uint8Array, 
   } else {
     throw new CheckpointError('loadCheckpoint', `${name}: a weights-only file (no config in its metadata) needs a model: fix the config JSON or start training first, then load it`);
   }
+  // The rows of steps already run come first: the page drops rows past the restored step only.
+  if (trainer && ctx && !ctx.isLost) postMetrics(await trainer.flush());
   if (!ctx || ctx.isLost) {
     disposing = true;
     try { disposeTrainer(); ctx?.dispose(); } finally { disposing = false; }

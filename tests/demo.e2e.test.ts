@@ -92,6 +92,18 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
   await page.selectOption('#preset', 'small');
   await page.selectOption('#preset', 'tiny');
   await page.fill('#max-steps', String(STEPS));
+  // What the page shows at the moment its state turns paused (a MutationObserver callback runs
+  // before the next worker message is handled): every step's row must already be there.
+  await page.evaluate(() => {
+    const badge = document.getElementById('run-state')!;
+    const seen: { step: number; rows: number[] }[] = [];
+    (window as unknown as { __pausedSeen: typeof seen }).__pausedSeen = seen;
+    new MutationObserver(() => {
+      if (badge.dataset.state !== 'paused') return;
+      const st = window.__cpcDemo!.state();
+      seen.push({ step: st.step, rows: st.metrics.map((r) => r.step) });
+    }).observe(badge, { attributes: true, attributeFilter: ['data-state'] });
+  });
   const t0 = Date.now();
   await page.click('#start');
   await waitFor((x) => x.metrics.length >= 3 || x.errors.some((e) => e.kind !== 'limits'), 120_000);
@@ -134,12 +146,21 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
   expect(Math.max(0, ...resp.longTasks)).toBeLessThan(BOUND_MS);
   expect(Math.max(...roundTrips)).toBeLessThan(BOUND_MS);
 
+  // A visitor saves a checkpoint mid-run (as the 30 s auto-checkpoint does): the steps in flight
+  // while it drains the queue must still be logged (they were lost once: rows 1..37 of 40).
+  const [midDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const midStep = Number(/step(\d+)/.exec(midDownload.suggestedFilename())![1]);
+  expect(midStep).toBeLessThan(STEPS);
+
   await waitFor((x, n) => (x.runState === 'paused' && x.step >= n) || x.errors.some((e) => e.kind !== 'limits'), 150_000, STEPS);
   const trainSeconds = (Date.now() - t0) / 1000;
   s = await state();
   expect(s.errors.filter((e) => e.kind !== 'limits')).toEqual([]);
   browserRows = s.metrics;
   expect(s.metrics.map((r) => r.step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+  const pausedSeen = await page.evaluate(() => (window as unknown as { __pausedSeen: { step: number; rows: number[] }[] }).__pausedSeen);
+  expect(pausedSeen.length).toBeGreaterThan(0);
+  for (const p of pausedSeen) expect(p.rows, `rows shown when the page said paused at step ${p.step}`).toEqual(Array.from({ length: p.step }, (_, i) => i + 1));
   expect(s.metrics.every((r) => !r.nonFinite && Number.isFinite(r.loss))).toBe(true);
 
   // Loss decreased. At initialisation the scores are ~0, so the loss is ln(B) = ln 8 ≈ 2.079 for

@@ -211,32 +211,41 @@ export class CpcTrainer {
     this.check(op);
     const step = this.steps + 1;
     const slot = (step % 2) as 0 | 1;
-    const logged = step % this.metricsEvery === 0 || step === 1;
+    const logged = this.isLogged(step);
     const rb = logged ? await this.readback.acquire() : -1;
     const lr = this.upload(slot, signal, step);
     const enc = this.ctx.device.createCommandEncoder({ label: `cpc.step${step}` });
     this.encodeOps(enc, slot, ['forward', 'loss', 'backward', 'optimizer'], 'cpc.step');
-    if (logged) {
-      const m = this.arena.get('metrics'), g = this.arena.get('gradNorm');
-      this.readback.encodeCopy(enc, rb, [
-        { buffer: m.buffer, offset: m.byteOffset, size: 4 * m.shape[0]! },
-        { buffer: g.buffer, offset: g.byteOffset, size: 4 * GRAD_NORM_STATS_LEN },
-      ]);
-    }
+    if (logged) this.encodeMetricsCopy(enc, rb);
     const submit = () => this.ctx.device.queue.submit([enc.finish()]);
     // The first step runs inside error scopes so a validation error names the step, not "uncaptured".
     if (step === 1) await this.ctx.scoped(op, { step }, submit);
     else submit();
     this.steps = step;
     this.inFlight.push(this.ctx.device.queue.onSubmittedWorkDone());
-    if (logged) {
-      const entry: PendingMetrics = { step, lr, value: null, error: null, done: Promise.resolve() };
-      entry.done = this.readback.read(rb, op).then(
-        (bytes) => { entry.value = this.decodeMetrics(new Float32Array(bytes), step, lr); },
-        (e: unknown) => { entry.error = e; },
-      );
-      this.pending.push(entry);
-    }
+    if (logged) this.queueMetricsRead(rb, step, lr, op);
+  }
+
+  private isLogged(step: number): boolean {
+    return step % this.metricsEvery === 0 || step === 1;
+  }
+
+  private encodeMetricsCopy(enc: GPUCommandEncoder, rb: number): void {
+    const m = this.arena.get('metrics'), g = this.arena.get('gradNorm');
+    this.readback.encodeCopy(enc, rb, [
+      { buffer: m.buffer, offset: m.byteOffset, size: 4 * m.shape[0]! },
+      { buffer: g.buffer, offset: g.byteOffset, size: 4 * GRAD_NORM_STATS_LEN },
+    ]);
+  }
+
+  /** After the submit that copied step `step`'s metrics into slot `rb`. */
+  private queueMetricsRead(rb: number, step: number, lr: number, op: string): void {
+    const entry: PendingMetrics = { step, lr, value: null, error: null, done: Promise.resolve() };
+    entry.done = this.readback.read(rb, op).then(
+      (bytes) => { entry.value = this.decodeMetrics(new Float32Array(bytes), step, lr); },
+      (e: unknown) => { entry.error = e; },
+    );
+    this.pending.push(entry);
   }
 
   private decodeMetrics(f: Float32Array, step: number, lr: number): StepMetrics {
@@ -253,7 +262,11 @@ export class CpcTrainer {
     };
   }
 
-  /** Metrics whose readback has landed, in step order; a failed readback (device lost) throws. */
+  /**
+   * Metrics whose readback has landed, in step order (profiled steps included); a failed readback
+   * (device lost) throws. Calls that wait for the queue (toCheckpoint, profileStep, getParams, …)
+   * keep the rows they waited for: they come out here or from flush().
+   */
   takeMetrics(): StepMetrics[] {
     const out: StepMetrics[] = [];
     while (this.pending.length && (this.pending[0]!.value || this.pending[0]!.error)) {
@@ -266,9 +279,14 @@ export class CpcTrainer {
 
   /** Waits for every queued step and readback, then returns what takeMetrics would. */
   async flush(): Promise<StepMetrics[]> {
+    await this.settle();
+    return this.takeMetrics();
+  }
+
+  /** Waits for every queued step and readback without taking the metrics (a caller of takeMetrics gets them). */
+  private async settle(): Promise<void> {
     await Promise.all(this.pending.map((p) => p.done));
     await Promise.all(this.inFlight.splice(0));
-    return this.takeMetrics();
   }
 
   /** Loss, per-k loss/accuracy and every parameter gradient for a batch; parameters are not updated. */
@@ -276,7 +294,7 @@ export class CpcTrainer {
     const op = 'lossAndGrads';
     this.check(op);
     this.checkSignal(op, signal);
-    await this.flush();
+    await this.settle();
     this.upload(0, signal, this.steps + 1);
     const enc = this.ctx.device.createCommandEncoder({ label: op });
     this.encodeOps(enc, 0, ['forward', 'loss', 'backward'], op);
@@ -299,7 +317,7 @@ export class CpcTrainer {
     const op = 'encode';
     this.check(op);
     this.checkSignal(op, signal);
-    await this.flush();
+    await this.settle();
     writeTensor(this.ctx, this.arena.get(SIGNAL_SLOTS[0]), signal);
     const enc = this.ctx.device.createCommandEncoder({ label: op });
     this.encodeOps(enc, 0, ['forward'], op);
@@ -312,7 +330,7 @@ export class CpcTrainer {
 
   async getParams(): Promise<Map<string, Float32Array>> {
     this.check('getParams');
-    await this.flush();
+    await this.settle();
     return unpackParams(this.graph.layout, (await stagingRing(this.ctx).readTensor(this.arena.get('params'))) as Float32Array);
   }
 
@@ -324,7 +342,7 @@ export class CpcTrainer {
   /** A safetensors checkpoint of parameters, Adam moments, config and step (plus `extraMetadata`). */
   async toCheckpoint(extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
     this.check('toCheckpoint');
-    await this.flush();
+    await this.settle();
     const ring = stagingRing(this.ctx);
     const read = async (name: string) => (await ring.readTensor(this.arena.get(name))) as Float32Array;
     const flat = { params: await read('params'), m: await read('adam.m'), v: await read('adam.v') };
@@ -337,7 +355,7 @@ export class CpcTrainer {
    */
   async loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Promise<Record<string, string>> {
     this.check('loadCheckpoint');
-    await this.flush();
+    await this.settle();
     const state = decodeCheckpoint(bytes, this.config, this.graph.layout, source);
     const zeros = new Float32Array(this.graph.layout.total);
     writeTensor(this.ctx, this.arena.get('params'), state.params);
@@ -361,12 +379,20 @@ export class CpcTrainer {
   async profileStep(signal: Float32Array): Promise<ProfileResult> {
     this.check('profileStep');
     this.checkSignal('profileStep', signal);
-    await this.flush();
+    await this.settle();
     this.profiler ??= new Profiler(this.ctx, Math.max(64, this.ops.length));
     const step = this.steps + 1;
-    this.upload(0, signal, step);
+    const lr = this.upload(0, signal, step);
     const result = await this.profiler.profile(this.ops.map((o) => o.bySlot[0]));
     this.steps = step;
+    // A profiled step is a training step: its metrics are logged like trainStep's.
+    if (this.isLogged(step)) {
+      const rb = await this.readback.acquire();
+      const enc = this.ctx.device.createCommandEncoder({ label: `cpc.profile${step}.metrics` });
+      this.encodeMetricsCopy(enc, rb);
+      this.ctx.device.queue.submit([enc.finish()]);
+      this.queueMetricsRead(rb, step, lr, 'profileStep');
+    }
     return result;
   }
 
