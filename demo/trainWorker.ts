@@ -75,7 +75,11 @@ let generation = 0;
 /** Set while we destroy the device ourselves (dispose), so its loss is not reported as an error. */
 let disposing = false;
 let lastAutoCheckpointAt = 0;
-let lastProfiledStep = 0;
+/**
+ * The step after which the next automatic profile runs: right after a model's first step (the
+ * visitor sees the kernel table within seconds, with warm pipelines), then every profileEvery steps.
+ */
+let nextProfileAt = 1;
 /** (step, time) of recent metric rows, for steps/s over a sliding window. */
 const rate: { step: number; t: number }[] = [];
 
@@ -162,7 +166,7 @@ async function createTrainer(config: CpcTrainConfig, preset: string, bytes?: Uin
     }
   }
   lastAutoCheckpointAt = performance.now();
-  lastProfiledStep = trainer.stepCount;
+  nextProfileAt = trainer.stepCount + 1;
   const p = trainer.plan;
   post({
     type: 'created', config, preset, frames: trainer.frames, paramCount: trainer.paramCount, paramNames: [...trainer.paramNames],
@@ -215,7 +219,7 @@ async function profileNow(): Promise<void> {
   if (!trainer || !sampler) return;
   const signal = sampler.next(batch).signal;
   const r = await trainer.profileStep(signal);
-  lastProfiledStep = trainer.stepCount;
+  nextProfileAt = trainer.stepCount + Math.max(1, settings.profileEvery);
   post({ type: 'profile', report: { step: trainer.stepCount, ops: r.ops, totalMs: r.totalMs, source: r.source } });
   postMetrics(trainer.takeMetrics());
 }
@@ -239,7 +243,9 @@ async function oneStep(gen: number): Promise<boolean> {
   // Resolves once the step is queued; waits only while two steps are already in flight.
   await trainer.trainStep(batch.signal);
   postMetrics(trainer.takeMetrics());
-  if (settings.profileEvery > 0 && trainer.stepCount - lastProfiledStep >= settings.profileEvery) await profileNow();
+  // A profiled step is a training step too: never past maxSteps.
+  const room = settings.maxSteps === 0 || trainer.stepCount < settings.maxSteps;
+  if (settings.profileEvery > 0 && room && trainer.stepCount >= nextProfileAt) await profileNow();
   if (settings.checkpointEverySeconds > 0 && performance.now() - lastAutoCheckpointAt > settings.checkpointEverySeconds * 1000) {
     await autoCheckpoint();
   }
