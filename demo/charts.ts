@@ -11,6 +11,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { MetricsRow } from './protocol.ts';
+import { tickLabels } from './ticks.ts';
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d', '#7c3aed', '#0d9488'];
 const CHANCE_COLOR = '#6b7280';
@@ -35,16 +36,6 @@ export interface ChartReport {
   /** Fraction of sampled canvas pixels along the chance line that have its colour (dashes leave gaps). */
   chanceInk: number;
   smoothed: boolean;
-}
-
-/** Labels of `ticks` with the fewest decimals (from the tick increment up) that keeps them distinct. */
-export function tickLabels(ticks: readonly number[], incr: number, scale = 1, suffix = ''): string[] {
-  const step = Math.abs(incr * scale);
-  let d = step > 0 && Number.isFinite(step) ? Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)) : 0;
-  for (;; d++) {
-    const labels = ticks.map((t) => `${(t * scale).toFixed(d)}${suffix}`);
-    if (new Set(labels).size === labels.length || d >= 10) return labels;
-  }
 }
 
 /** Bias-corrected exponential moving average (as TensorBoard's smoothing). */
