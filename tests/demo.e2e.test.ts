@@ -218,6 +218,13 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
       const st = window.__cpcDemo!.state();
       seen.push({ step: st.step, rows: st.metrics.map((r) => r.step) });
     }).observe(badge, { attributes: true, attributeFilter: ['data-state'] });
+    // The note under the loss chart, each time it changes: a flat start at chance must be explained.
+    const note = document.getElementById('chart-note')!;
+    const notes: { step: number; text: string }[] = [];
+    (window as unknown as { __notesSeen: typeof notes }).__notesSeen = notes;
+    new MutationObserver(() => {
+      if (!note.hidden) notes.push({ step: window.__cpcDemo!.state().metrics.at(-1)?.step ?? 0, text: note.textContent ?? '' });
+    }).observe(note, { attributes: true, childList: true, characterData: true, subtree: true });
   });
   const t0 = Date.now();
   await page.click('#start');
@@ -228,13 +235,19 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
   // takes ~250–400 ms on SwiftShader here, so a page that did the training or waited on a GPU
   // readback on its own thread would miss frames for at least that long at every step. The bound,
   // 200 ms, is below one step and above the scheduling hiccups of this 2-core machine, where
-  // SwiftShader's threads compete with the renderer for both cores (max gaps measured ≲ 100 ms).
+  // SwiftShader's threads compete with the renderer for both cores (max gaps measured ≲ 100 ms on a
+  // quiet machine). Frames are drawn by the GPU process, which also runs the worker's SwiftShader
+  // compute, so with other jobs on the cores single frame gaps reached 183 and 199.9 ms (7 of 9
+  // runs ≤ 100 ms) while no long task ran on the page: the frame gap is bounded by 0.8 of the
+  // step time measured in the same window instead (a page training on its own thread misses
+  // frames for at least a whole step), and the page's own thread by long tasks and round trips.
   const BOUND_MS = 200;
   const resp = await page.evaluate(async (ms) => {
     const longTasks: number[] = [];
     const po = new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); });
     po.observe({ type: 'longtask' });
     const gaps: number[] = [];
+    const step0 = window.__cpcDemo!.state().step;
     const t0 = performance.now();
     let last = t0;
     await new Promise<void>((done) => {
@@ -246,7 +259,7 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
       requestAnimationFrame(frame);
     });
     po.disconnect();
-    return { frames: gaps.length, maxGap: Math.max(...gaps.slice(1)), longTasks, stepsDuring: window.__cpcDemo!.state().step };
+    return { frames: gaps.length, maxGap: Math.max(...gaps.slice(1)), longTasks, stepsDuring: window.__cpcDemo!.state().step - step0, ms: performance.now() - t0 };
   }, 3000);
   const roundTrips: number[] = [];
   for (let i = 0; i < 10; i++) {
@@ -254,10 +267,11 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
     await page.evaluate(() => document.getElementById('stat-step')!.textContent);
     roundTrips.push(performance.now() - t);
   }
-  console.log(`[demo e2e] responsiveness while training: ${resp.frames} frames in 3 s, max frame gap ${resp.maxGap.toFixed(1)} ms, long tasks [${resp.longTasks.map((d) => d.toFixed(0)).join(', ')}] ms, round trips max ${Math.max(...roundTrips).toFixed(1)} ms`);
+  console.log(`[demo e2e] responsiveness while training: ${resp.frames} frames and ${resp.stepsDuring} steps in 3 s, max frame gap ${resp.maxGap.toFixed(1)} ms, long tasks [${resp.longTasks.map((d) => d.toFixed(0)).join(', ')}] ms, round trips max ${Math.max(...roundTrips).toFixed(1)} ms`);
   expect((await state()).runState).toBe('running');
   expect(resp.frames).toBeGreaterThan(3000 / BOUND_MS);
-  expect(resp.maxGap).toBeLessThan(BOUND_MS);
+  expect(resp.stepsDuring).toBeGreaterThan(0);
+  expect(resp.maxGap).toBeLessThan(Math.max(BOUND_MS, (0.8 * resp.ms) / resp.stepsDuring));
   expect(Math.max(0, ...resp.longTasks)).toBeLessThan(BOUND_MS);
   expect(Math.max(...roundTrips)).toBeLessThan(BOUND_MS);
 
@@ -285,6 +299,15 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
   const pausedSeen = await page.evaluate(() => (window as unknown as { __pausedSeen: { step: number; rows: number[] }[] }).__pausedSeen);
   expect(pausedSeen.length).toBeGreaterThan(0);
   for (const p of pausedSeen) expect(p.rows, `rows shown when the page said paused at step ${p.step}`).toEqual(Array.from({ length: p.step }, (_, i) => i + 1));
+
+  // Step 1 of a fresh model sits at chance (ln 8 to ~1e-6 with these presets): the page said why.
+  const notesSeen = await page.evaluate(() => (window as unknown as { __notesSeen: { step: number; text: string }[] }).__notesSeen);
+  if (Math.abs(s.metrics[0]!.loss - Math.log(8)) < 2e-3) {
+    const first = notesSeen.find((n) => n.step === 1);
+    expect(first?.text, `notes: ${JSON.stringify(notesSeen.slice(0, 3))}`).toMatch(/at chance, ln 8 = 2\.079/);
+    if (PRESETS.tiny.optimizer.warmupSteps > 1) expect(first!.text).toMatch(/warming up \(step 1 of/);
+  }
+  expect(await page.locator('#chart-note').isHidden()).toBe(Math.abs(s.metrics.at(-1)!.loss - Math.log(8)) >= 2e-3);
 
   // Paused: the charts read at a glance — legends show the latest values without hovering, the
   // smoothed curve is on (40 steps), and the hidden table (the charts' text alternative) says the same.
