@@ -262,11 +262,7 @@ export class CpcTrainer {
     };
   }
 
-  /**
-   * Metrics whose readback has landed, in step order (profiled steps included); a failed readback
-   * (device lost) throws. Calls that wait for the queue (toCheckpoint, profileStep, getParams, …)
-   * keep the rows they waited for: they come out here or from flush().
-   */
+  /** Metrics whose readback has landed, in step order; a failed readback (device lost) throws. */
   takeMetrics(): StepMetrics[] {
     const out: StepMetrics[] = [];
     while (this.pending.length && (this.pending[0]!.value || this.pending[0]!.error)) {
@@ -277,14 +273,21 @@ export class CpcTrainer {
     return out;
   }
 
-  /** Waits for every queued step and readback, then returns what takeMetrics would. */
+  /**
+   * Waits for every queued step and readback, then returns the metrics not yet taken (what
+   * takeMetrics would): a loop that uses takeMetrics per step and flush's result at the end sees
+   * every logged step exactly once.
+   */
   async flush(): Promise<StepMetrics[]> {
-    await this.settle();
+    await this.drain();
     return this.takeMetrics();
   }
 
-  /** Waits for every queued step and readback without taking the metrics (a caller of takeMetrics gets them). */
-  private async settle(): Promise<void> {
+  /**
+   * Waits for the queue without taking metrics: the methods below need an idle GPU, but metrics
+   * that landed meanwhile stay for the caller's next takeMetrics/flush instead of being dropped.
+   */
+  private async drain(): Promise<void> {
     await Promise.all(this.pending.map((p) => p.done));
     await Promise.all(this.inFlight.splice(0));
   }
@@ -294,7 +297,7 @@ export class CpcTrainer {
     const op = 'lossAndGrads';
     this.check(op);
     this.checkSignal(op, signal);
-    await this.settle();
+    await this.drain();
     this.upload(0, signal, this.steps + 1);
     const enc = this.ctx.device.createCommandEncoder({ label: op });
     this.encodeOps(enc, 0, ['forward', 'loss', 'backward'], op);
@@ -317,7 +320,7 @@ export class CpcTrainer {
     const op = 'encode';
     this.check(op);
     this.checkSignal(op, signal);
-    await this.settle();
+    await this.drain();
     writeTensor(this.ctx, this.arena.get(SIGNAL_SLOTS[0]), signal);
     const enc = this.ctx.device.createCommandEncoder({ label: op });
     this.encodeOps(enc, 0, ['forward'], op);
@@ -330,7 +333,7 @@ export class CpcTrainer {
 
   async getParams(): Promise<Map<string, Float32Array>> {
     this.check('getParams');
-    await this.settle();
+    await this.drain();
     return unpackParams(this.graph.layout, (await stagingRing(this.ctx).readTensor(this.arena.get('params'))) as Float32Array);
   }
 
@@ -342,7 +345,7 @@ export class CpcTrainer {
   /** A safetensors checkpoint of parameters, Adam moments, config and step (plus `extraMetadata`). */
   async toCheckpoint(extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
     this.check('toCheckpoint');
-    await this.settle();
+    await this.drain();
     const ring = stagingRing(this.ctx);
     const read = async (name: string) => (await ring.readTensor(this.arena.get(name))) as Float32Array;
     const flat = { params: await read('params'), m: await read('adam.m'), v: await read('adam.v') };
@@ -355,7 +358,7 @@ export class CpcTrainer {
    */
   async loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Promise<Record<string, string>> {
     this.check('loadCheckpoint');
-    await this.settle();
+    await this.drain();
     const state = decodeCheckpoint(bytes, this.config, this.graph.layout, source);
     const zeros = new Float32Array(this.graph.layout.total);
     writeTensor(this.ctx, this.arena.get('params'), state.params);
@@ -375,11 +378,14 @@ export class CpcTrainer {
     return this.loadCheckpoint(await this.store.read(path), path);
   }
 
-  /** GPU time of every op of one training step (timestamp queries when available); parameters are updated as by trainStep. */
+  /**
+   * GPU time of every op of one training step (timestamp queries when available); parameters are
+   * updated and metrics logged (takeMetrics / flush) as by trainStep.
+   */
   async profileStep(signal: Float32Array): Promise<ProfileResult> {
     this.check('profileStep');
     this.checkSignal('profileStep', signal);
-    await this.settle();
+    await this.drain();
     this.profiler ??= new Profiler(this.ctx, Math.max(64, this.ops.length));
     const step = this.steps + 1;
     const lr = this.upload(0, signal, step);
