@@ -1,12 +1,13 @@
 // The page: controls, live numbers, charts, tables and error panels. Training runs in
 // demo/trainWorker.ts; this thread only posts commands and renders the worker's messages, so it
 // never waits for the GPU. window.__cpcDemo exposes the same numbers the DOM shows, for tests.
-import { PRESETS, PRESET_NAMES, resolveConfig, type ConfigOverrides, type CpcTrainConfig, type PresetName } from '../src/cpc/config.ts';
+import { PRESETS, PRESET_NAMES, framesPerWindow, resolveConfig, type ConfigOverrides, type CpcTrainConfig, type PresetName } from '../src/cpc/config.ts';
+import { candidatesPerRow } from '../src/shaders/infonce.ts';
 import { parseSpeakerLabels, speakerFromFilename } from '../src/cpc/data/labels.ts';
 import { decodeAudioFile } from './audioFiles.ts';
-import { AccuracyChart, LossChart } from './charts.ts';
+import { AccuracyChart, LossChart, type ChartReport } from './charts.ts';
 import type {
-  AdapterReport, AudioClip, ErrorKind, ErrorReport, FromWorker, MetricsRow, ProbeReport, ProfileReport, RunSettings, RunState, ToWorker,
+  AdapterReport, AudioClip, ErrorKind, ErrorReport, FromWorker, MetricsRow, ProbeCell, ProbeReport, ProfileReport, RunSettings, RunState, ToWorker,
 } from './protocol.ts';
 
 // ------------------------------------------------------------------------------------------ state
@@ -15,6 +16,8 @@ type ModelInfo = Extract<FromWorker, { type: 'created' }>;
 
 export interface DemoSnapshot {
   webgpu: boolean;
+  /** 'looking' until the worker reports an adapter ('ready') or that there is none. */
+  adapterStatus: 'looking' | 'ready' | 'none';
   adapter: AdapterReport | null;
   runState: RunState;
   stateDetail: string;
@@ -36,7 +39,7 @@ export interface DemoSnapshot {
 
 const s: DemoSnapshot = {
   webgpu: typeof navigator !== 'undefined' && 'gpu' in navigator && !!navigator.gpu,
-  adapter: null, runState: 'idle', stateDetail: '', step: 0, preset: 'small', model: null, metrics: [],
+  adapterStatus: 'looking', adapter: null, runState: 'idle', stateDetail: '', step: 0, preset: 'small', model: null, metrics: [],
   stepsPerSec: null, samplesPerSec: null, audioSecondsPerSec: null, profile: null, probe: null,
   errors: [], notices: [], lastCheckpointStep: null, data: { kind: 'synthetic', files: 0 }, downloads: [],
 };
@@ -52,6 +55,8 @@ declare global {
       state(): DemoSnapshot;
       /** Destroys the worker's GPUDevice (exercises the device-lost path). */
       loseDevice(): void;
+      /** What the two charts show (tick labels, legend text, chance line ink), for tests. */
+      charts(): { loss: ChartReport; acc: ChartReport };
     };
   }
 }
@@ -70,7 +75,8 @@ const ui = {
   dataAudio: $<HTMLInputElement>('data-audio'), dropzone: $('dropzone'), files: $<HTMLInputElement>('files'), dataSummary: $('data-summary'),
   maxSteps: $<HTMLInputElement>('max-steps'), metricsEvery: $<HTMLInputElement>('metrics-every'), profileEvery: $<HTMLInputElement>('profile-every'),
   start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), resume: $<HTMLButtonElement>('resume'), reset: $<HTMLButtonElement>('reset'),
-  download: $<HTMLButtonElement>('download'), load: $<HTMLInputElement>('load'),
+  download: $<HTMLButtonElement>('download'), load: $<HTMLInputElement>('load'), loadButton: $<HTMLButtonElement>('load-button'),
+  liveStatus: $('live-status'), chartNote: $('chart-note'),
   runState: $('run-state'), modelInfo: $('model-info'), memory: $('memory'),
   profile: $<HTMLButtonElement>('profile'), profileTable: $('profile-table'), probe: $<HTMLButtonElement>('probe'), probeTable: $('probe-table'),
   stat: {
@@ -115,7 +121,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   switch (m.type) {
     case 'ready':
       s.adapter = m.adapter;
+      s.adapterStatus = 'ready';
       renderAdapter();
+      renderState();
       break;
     case 'state':
       s.runState = m.state;
@@ -128,6 +136,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const { type: _t, ...info } = m;
       s.model = info;
       s.step = m.step;
+      setChance(m.config);
       if (m.step === 0) {
         // A fresh model: the old profile and probe numbers no longer describe it (a resumed one keeps them).
         s.profile = null;
@@ -186,6 +195,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     case 'error':
       resumeAfterLoad = false;
+      if (m.error.kind === 'no-webgpu') noAdapter();
       if (m.error.kind === 'probe') ui.probe.disabled = false;
       showError(m.error);
       break;
@@ -204,6 +214,31 @@ function onMetrics(rows: MetricsRow[], stepsPerSec: number | null, samplesPerSec
   lossChart.push(rows);
   accChart.push(rows);
   renderStats();
+  renderChartNote();
+}
+
+let chanceN: number | null = null;
+
+/** Candidates each prediction is scored against (the positive among them): chance is ln N for the loss, 1/N for accuracy. */
+function setChance(cfg: CpcTrainConfig): void {
+  const n = candidatesPerRow({ B: cfg.batchSize, T: framesPerWindow(cfg) }, cfg.negatives);
+  lossChart.setChance(Math.log(n));
+  accChart.setChance(1 / n);
+  chanceN = n;
+}
+
+/** A loss sitting at ln N is expected for a fresh model (all candidates score alike); say so instead of leaving a flat line unexplained. */
+function renderChartNote(): void {
+  const last = s.metrics[s.metrics.length - 1];
+  const cfg = s.model?.config;
+  const flat = !!last && !!cfg && chanceN !== null && Math.abs(last.loss - Math.log(chanceN)) < 2e-3;
+  ui.chartNote.hidden = !flat;
+  if (!flat) return;
+  const warm = cfg!.optimizer.warmupSteps;
+  ui.chartNote.textContent = `The loss is at chance, ln ${chanceN} = ${Math.log(chanceN!).toFixed(3)}: a fresh model scores all ${chanceN} candidates alike. `
+    + (last!.step <= warm
+      ? `The learning rate is still warming up (step ${last!.step} of ${warm}), so the first steps barely move the weights; the curve should leave this line soon after.`
+      : 'If it stays here long after warm-up, try a higher optimizer.lr.');
 }
 
 // ------------------------------------------------------------------------------------------ render
@@ -212,8 +247,10 @@ function renderAdapter(): void {
   const a = s.adapter;
   if (!a) return;
   const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' · ') || 'unnamed adapter';
+  const software = a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(name);
   ui.adapter.replaceChildren(
-    'Adapter: ', el('strong', { id: 'adapter-name', textContent: name }), a.isFallbackAdapter ? ' (fallback/software)' : '',
+    'Adapter: ', el('strong', { id: 'adapter-name', textContent: name }),
+    software ? ' (a software adapter: WebGPU emulated on the CPU, correct but slow — the tiny preset is the one to try)' : '',
     ' — features: ', el('code', { id: 'adapter-features', textContent: a.features.join(', ') || 'none' }),
     a.features.includes('timestamp-query') ? '' : ' (no timestamp-query: kernel times are wall-clock)',
   );
@@ -231,18 +268,29 @@ function renderStats(): void {
   setStat(ui.stat.gradNorm, last?.gradNorm ?? null, (v) => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(2) : v.toFixed(3)));
 }
 
+let announced = '';
+const STATE_WORDS: Record<RunState, string> = { idle: 'Idle', preparing: 'Preparing', running: 'Training', paused: 'Paused', stopped: 'Stopped', failed: 'Training failed' };
+
 function renderState(): void {
   const st = s.runState;
   ui.runState.textContent = s.stateDetail ? `${st}: ${s.stateDetail}` : st;
   ui.runState.dataset.state = st;
+  // Screen readers hear state changes, not every step.
+  const line = st === 'idle' ? '' : `${STATE_WORDS[st]}${s.stateDetail ? ` (${s.stateDetail})` : ''}${s.step ? `, step ${s.step}` : ''}.`;
+  if (line !== announced) {
+    announced = line;
+    ui.liveStatus.textContent = line;
+  }
   const busy = st === 'preparing';
   const hasModel = !!s.model && st !== 'idle';
-  ui.start.disabled = busy || !s.webgpu;
+  ui.start.disabled = busy || s.adapterStatus !== 'ready';
+  ui.start.title = s.adapterStatus === 'ready' ? '' : s.adapterStatus === 'looking' ? 'waiting for a WebGPU adapter' : 'this browser offers no WebGPU adapter';
   ui.start.textContent = hasModel ? 'Restart' : 'Start';
   ui.pause.disabled = st !== 'running';
   ui.resume.disabled = !(hasModel && (st === 'paused' || st === 'stopped'));
   ui.reset.disabled = busy || st === 'idle';
   ui.download.disabled = !hasModel || st === 'failed';
+  ui.loadButton.disabled = s.adapterStatus !== 'ready';
   ui.profile.disabled = !hasModel || st === 'failed' || busy;
   ui.probe.disabled = !hasModel || st === 'failed' || busy;
   renderStats();
@@ -283,7 +331,10 @@ function renderModel(): void {
 function renderProfile(): void {
   const p = s.profile;
   if (!p) {
-    ui.profileTable.textContent = '–';
+    const every = intField(ui.profileEvery, 0, 0);
+    ui.profileTable.textContent = every > 0
+      ? `Measured after the first training step, then every ${every} steps (“Profile every”), or now with “Profile a step”.`
+      : 'Measured with “Profile a step” (automatic profiling is off: “Profile every” is 0).';
     return;
   }
   const sorted = [...p.ops].sort((a, b) => b.ms - a.ms);
@@ -312,13 +363,15 @@ function renderProbe(): void {
     ui.probeTable.textContent = 'Trains linear classifiers on frozen features of this model and of a randomly initialised one.';
     return;
   }
-  const fmt = (v: number | null) => (v === null ? '–' : pct(v));
+  const fmt = (c: ProbeCell) => (c.acc === null ? '–' : c.ci ? `${pct(c.acc)} [${pct(c.ci[0])}, ${pct(c.ci[1])}]` : pct(c.acc));
   const table = el('table', { id: 'probe-results' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'task'), el('th', { className: 'num' }, 'trained'), el('th', { className: 'num' }, 'random init'), el('th', { className: 'num' }, 'majority class'))));
+    el('caption', { className: 'sr-only' }, 'Linear-probe test accuracy per task and feature set'),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'task'), ...p.columns.map((c) => el('th', { className: 'num', scope: 'col' }, c)))));
   const body = el('tbody');
-  for (const r of p.rows) body.append(el('tr', {}, el('td', {}, r.task), el('td', { className: 'num' }, fmt(r.trained)), el('td', { className: 'num' }, fmt(r.random)), el('td', { className: 'num' }, fmt(r.chance))));
+  for (const r of p.rows) body.append(el('tr', {}, el('th', { scope: 'row' }, r.task), ...r.cells.map((c) => el('td', { className: 'num' }, fmt(c)))));
   table.append(body);
-  ui.probeTable.replaceChildren(table, el('div', { className: 'muted' }, `${p.note ? `${p.note}. ` : ''}${p.seconds.toFixed(1)} s, held-out split`));
+  const intervals = p.rows.some((r) => r.cells.some((c) => c.ci));
+  ui.probeTable.replaceChildren(table, el('div', { className: 'muted' }, `${p.note ? `${p.note}. ` : ''}${p.seconds.toFixed(1)} s, held-out split${intervals ? '; [95 % interval]' : ''}`));
 }
 
 function note(message: string): void {
@@ -345,11 +398,7 @@ const ERROR_TITLES: Record<ErrorKind, string> = {
 function errorHelp(e: ErrorReport): (Node | string)[] {
   switch (e.kind) {
     case 'no-webgpu':
-      return [el('ul', {},
-        el('li', {}, 'Use Chrome or Edge 113+ (desktop), or another browser with WebGPU enabled.'),
-        el('li', {}, 'Chrome/Chromium on Linux: WebGPU is still behind flags — open chrome://flags, enable “Unsafe WebGPU Support” (#enable-unsafe-webgpu) and “Vulkan” (#enable-vulkan), relaunch; or start the browser with --enable-unsafe-webgpu --enable-features=Vulkan.'),
-        el('li', {}, 'Linux needs a working Vulkan driver (your GPU’s, or Mesa’s lavapipe for CPU-only machines). chrome://gpu shows whether WebGPU is “Hardware accelerated”.'),
-        el('li', {}, 'Some browsers disable WebGPU on blocklisted GPUs or in private windows; try --ignore-gpu-blocklist.'))];
+      return noWebGpuHelp();
     case 'limits': {
       const l = e.limit;
       return [
@@ -370,6 +419,43 @@ function errorHelp(e: ErrorReport): (Node | string)[] {
     default:
       return [];
   }
+}
+
+/** The page is served from this machine: then its owner is the reader, and machine set-up hints make sense. */
+function isLocalPage(): boolean {
+  return ['localhost', '127.0.0.1', '[::1]', '::1'].includes(location.hostname) || location.hostname.endsWith('.localhost');
+}
+
+function noWebGpuHelp(): (Node | string)[] {
+  const out: (Node | string)[] = [
+    el('p', {}, 'This demo trains a neural network on your GPU through WebGPU, which this browser does not offer (or it found no usable GPU), so training cannot start here. What usually helps:'),
+    el('ul', {},
+      el('li', {}, 'Chrome or Edge 113 or newer on Windows, macOS or ChromeOS: WebGPU is on by default. Safari 26 (macOS / iOS 26) and Firefox 141+ on Windows have it too.'),
+      el('li', {}, 'Chrome on Linux or Android, and older Safari or Firefox: WebGPU may be behind a setting — in Chrome open chrome://flags and enable “Unsafe WebGPU Support”; in Safari use Develop → Feature Flags → WebGPU; in Firefox set dom.webgpu.enabled in about:config. Then reload.'),
+      el('li', {}, 'chrome://gpu (or edge://gpu) says whether WebGPU is hardware accelerated. A blocklisted GPU driver, remote desktop or some private windows turn it off.'),
+      el('li', {}, 'A software adapter (SwiftShader, lavapipe) emulates the GPU on the CPU: WebGPU then works, but slowly — fine for the tiny preset. Browsers use one only when told to, e.g. when no GPU driver is available.')),
+  ];
+  if (isLocalPage()) {
+    out.push(el('details', { className: 'machine-hints' },
+      el('summary', {}, 'Setting up this machine (the page is served from localhost)'),
+      el('ul', {},
+        el('li', {}, 'Start Chromium with --enable-unsafe-webgpu --enable-features=Vulkan (Linux), or enable #enable-unsafe-webgpu and #enable-vulkan in chrome://flags.'),
+        el('li', {}, 'Linux needs a Vulkan driver: your GPU vendor’s, or Mesa’s lavapipe on a machine without a GPU — Debian 12: apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1 (with bookworm-backports in the apt sources), or run scripts/install-system-deps.sh from this repository.'),
+        el('li', {}, 'Headless or GPU-blocklisted setups: add --ignore-gpu-blocklist.'))));
+  }
+  return out;
+}
+
+/** What the worker said, minus machine set-up advice written for a terminal (it names apt-get) unless this is the owner's machine. */
+function errorText(e: ErrorReport): string {
+  if (e.kind === 'no-webgpu' && !isLocalPage()) return `${e.name}: no WebGPU adapter is available in this browser.`;
+  return `${e.name}: ${e.message}`;
+}
+
+function noAdapter(): void {
+  s.adapterStatus = 'none';
+  ui.adapter.textContent = s.webgpu ? 'This browser has WebGPU but offered no GPU adapter: training cannot start.' : 'This browser has no WebGPU: training cannot start.';
+  renderState();
 }
 
 function errorActions(e: ErrorReport): HTMLButtonElement[] {
@@ -409,7 +495,7 @@ function renderErrors(): void {
   ui.errors.replaceChildren(...s.errors.map((e) => {
     const box = el('div', { className: 'error' },
       el('h3', {}, ERROR_TITLES[e.kind] + (e.step ? ` (step ${e.step})` : '')),
-      el('pre', {}, `${e.name}: ${e.message}`),
+      el('pre', {}, errorText(e)),
       ...errorHelp(e),
       el('div', { className: 'actions' }, ...errorActions(e)));
     box.dataset.kind = e.kind;
@@ -448,11 +534,18 @@ function validateConfigText(): CpcTrainConfig | null {
     const cfg = readConfig();
     ui.configError.hidden = true;
     ui.config.classList.remove('invalid');
+    ui.config.removeAttribute('aria-invalid');
+    // Before a model exists the charts show the chance level and the k curves of the config about to run.
+    if (!s.model) {
+      setChance(cfg);
+      if (s.metrics.length === 0) accChart.clear(cfg.predictionSteps);
+    }
     return cfg;
   } catch (e) {
     ui.configError.hidden = false;
     ui.configError.textContent = (e as Error).message;
     ui.config.classList.add('invalid');
+    ui.config.setAttribute('aria-invalid', 'true');
     return null;
   }
 }
@@ -540,6 +633,8 @@ function start(): void {
   lastCheckpoint = null;
   lossChart.clear();
   accChart.clear(config.predictionSteps);
+  setChance(config);
+  renderChartNote();
   send({ type: 'start', preset: s.preset, config, settings: settings() });
 }
 
@@ -552,6 +647,7 @@ function wire(): void {
     validateConfigText();
   };
   ui.config.oninput = () => { validateConfigText(); };
+  ui.profileEvery.oninput = () => { if (!s.profile) renderProfile(); };
   ui.start.onclick = start;
   ui.pause.onclick = () => send({ type: 'pause' });
   ui.resume.onclick = () => { clearErrors(['non-finite']); send({ type: 'resume' }); };
@@ -567,6 +663,8 @@ function wire(): void {
     lossChart.clear();
     accChart.clear(1);
     clearErrors(['non-finite', 'device-lost', 'internal']);
+    validateConfigText();
+    renderChartNote();
     renderModel();
     renderProfile();
     renderProbe();
@@ -594,6 +692,10 @@ function wire(): void {
     r.onchange = () => { if (r.checked) selectData(r.value as 'synthetic' | 'audio'); };
   }
   ui.files.onchange = () => { if (ui.files.files) void addFiles(ui.files.files); ui.files.value = ''; };
+  // The file inputs stay hidden; buttons open their pickers (a native button does Enter and Space:
+  // a key handler on a div opening the picker from keydown missed ~1 in 3 Spaces in Chromium).
+  ui.loadButton.onclick = () => ui.load.click();
+  ui.dropzone.onclick = () => ui.files.click();
   // Dropping anywhere on the page adds files (and never navigates away from a training run).
   window.addEventListener('dragover', (ev) => { ev.preventDefault(); ui.dropzone.classList.add('over'); });
   window.addEventListener('dragleave', () => ui.dropzone.classList.remove('over'));
@@ -605,14 +707,17 @@ function wire(): void {
 }
 
 wire();
+validateConfigText();
+renderProfile();
 renderState();
 window.__cpcDemo = {
   state: () => structuredClone(s),
   loseDevice: () => send({ type: 'debugLoseDevice' }),
+  charts: () => ({ loss: lossChart.report(), acc: accChart.report() }),
 };
 if (!s.webgpu) {
   showError({ kind: 'no-webgpu', name: 'NoAdapterError', message: 'navigator.gpu is undefined: this browser (or its current settings) does not expose WebGPU.' });
-  ui.adapter.textContent = 'No WebGPU in this browser.';
+  noAdapter();
 } else {
   send({ type: 'init' });
 }

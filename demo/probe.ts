@@ -6,18 +6,34 @@ import type { GpuContext } from '../src/runtime/device.ts';
 import type { Dataset } from '../src/cpc/data/dataset.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { evaluateProbes, type EvalOptions, type EvalReport } from '../src/cpc/evaluate.ts';
-import type { ProbeReport } from './protocol.ts';
+import type { ProbeCell, ProbeReport } from './protocol.ts';
 
 export const DEMO_EVAL_OPTIONS: EvalOptions = {
   maxWindows: { train: 160, test: 80 },
   maxPhoneFrames: { train: 8000, test: 4000 },
 };
 
-function rows(trained: EvalReport, random: EvalReport): ProbeReport['rows'] {
-  const out: ProbeReport['rows'] = [];
-  if (trained.phone) out.push({ task: 'phone (per frame)', trained: trained.phone.test_acc, random: random.phone?.test_acc ?? null, chance: trained.phone.majority });
-  if (trained.speaker) out.push({ task: 'speaker (per window)', trained: trained.speaker.test_acc, random: random.speaker?.test_acc ?? null, chance: trained.speaker.majority });
-  return out;
+type Summary = NonNullable<EvalReport['phone']>;
+
+/** A summary's test accuracy and, where the evaluation gives one, its 95 % interval (`test_ci`). */
+function cell(r: Summary | null | undefined): ProbeCell {
+  const ci = (r as (Summary & { test_ci?: [number, number] }) | null | undefined)?.test_ci;
+  return { acc: r?.test_acc ?? null, ci: ci ? [ci[0], ci[1]] : null };
+}
+
+/**
+ * One column per evaluated feature set (trained model first, then the baselines), then the
+ * majority-class rate of the test rows. A baseline is one more entry of `reports`.
+ */
+function table(reports: { name: string; report: EvalReport }[]): Pick<ProbeReport, 'columns' | 'rows'> {
+  const first = reports[0]!.report;
+  const rows: ProbeReport['rows'] = [];
+  for (const [task, key] of [['phone (per frame)', 'phone'], ['speaker (per window)', 'speaker']] as const) {
+    const own = first[key];
+    if (!own) continue;
+    rows.push({ task, cells: [...reports.map((r) => cell(r.report[key])), { acc: own.majority, ci: null }] });
+  }
+  return { columns: [...reports.map((r) => r.name), 'majority class'], rows };
 }
 
 export async function runDemoProbe(ctx: GpuContext, trainer: CpcTrainer, dataset: Dataset, onProgress?: (m: string) => void): Promise<Omit<ProbeReport, 'seconds'>> {
@@ -29,8 +45,8 @@ export async function runDemoProbe(ctx: GpuContext, trainer: CpcTrainer, dataset
   const fresh = await CpcTrainer.create(ctx, trainer.config);
   try {
     const random = await evaluateProbes(fresh, dataset, opts);
-    const r = rows(trained, random);
-    return { rows: r, note: r.length ? undefined : 'no probe applies to this dataset (needs phone labels or ≥ 2 speakers)' };
+    const t = table([{ name: 'trained', report: trained }, { name: 'random init', report: random }]);
+    return { ...t, note: t.rows.length ? undefined : 'no probe applies to this dataset (needs phone labels or ≥ 2 speakers)' };
   } finally {
     fresh.dispose();
   }

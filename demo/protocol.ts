@@ -39,9 +39,17 @@ export interface ProfileReport {
   source: string;
 }
 
+/** One test accuracy, with its 95 % interval when the evaluation reports one. */
+export interface ProbeCell {
+  acc: number | null;
+  ci: [number, number] | null;
+}
+
 export interface ProbeReport {
-  /** Accuracies by name ('phone', 'speaker'), trained model and random-init baseline. */
-  rows: { task: string; trained: number | null; random: number | null; chance: number | null }[];
+  /** What each cell of a row is, e.g. ['trained', 'random init', 'majority class']: the page draws one column each. */
+  columns: string[];
+  /** Per task ('phone (per frame)', 'speaker (per window)'): one cell per column. */
+  rows: { task: string; cells: ProbeCell[] }[];
   seconds: number;
   note?: string;
 }

@@ -4,6 +4,8 @@
 // UI thread ever waits for the GPU. Metrics come from trainer.takeMetrics() (asynchronous readback
 // through the trainer's readback ring); trainer.trainStep keeps at most two steps in flight, so the
 // GPU queue stays short and pause / checkpoint / profile requests are served within about a step.
+// Every state change to paused is posted after trainer.flush()'s rows: when the page says paused,
+// it already shows every step.
 import { acquireDevice, type GpuContext } from '../src/runtime/device.ts';
 import {
   DeviceLostError, GpuInternalError, GpuOutOfMemoryError, GpuValidationError, LimitExceededError, NoAdapterError, NonFiniteError,
@@ -73,7 +75,11 @@ let generation = 0;
 /** Set while we destroy the device ourselves (dispose), so its loss is not reported as an error. */
 let disposing = false;
 let lastAutoCheckpointAt = 0;
-let lastProfiledStep = 0;
+/**
+ * The step after which the next automatic profile runs: right after a model's first step (the
+ * visitor sees the kernel table within seconds, with warm pipelines), then every profileEvery steps.
+ */
+let nextProfileAt = 1;
 /** (step, time) of recent metric rows, for steps/s over a sliding window. */
 const rate: { step: number; t: number }[] = [];
 
@@ -160,7 +166,7 @@ async function createTrainer(config: CpcTrainConfig, preset: string, bytes?: Uin
     }
   }
   lastAutoCheckpointAt = performance.now();
-  lastProfiledStep = trainer.stepCount;
+  nextProfileAt = trainer.stepCount + 1;
   const p = trainer.plan;
   post({
     type: 'created', config, preset, frames: trainer.frames, paramCount: trainer.paramCount, paramNames: [...trainer.paramNames],
@@ -213,7 +219,7 @@ async function profileNow(): Promise<void> {
   if (!trainer || !sampler) return;
   const signal = sampler.next(batch).signal;
   const r = await trainer.profileStep(signal);
-  lastProfiledStep = trainer.stepCount;
+  nextProfileAt = trainer.stepCount + Math.max(1, settings.profileEvery);
   post({ type: 'profile', report: { step: trainer.stepCount, ops: r.ops, totalMs: r.totalMs, source: r.source } });
   postMetrics(trainer.takeMetrics());
 }
@@ -237,7 +243,9 @@ async function oneStep(gen: number): Promise<boolean> {
   // Resolves once the step is queued; waits only while two steps are already in flight.
   await trainer.trainStep(batch.signal);
   postMetrics(trainer.takeMetrics());
-  if (settings.profileEvery > 0 && trainer.stepCount - lastProfiledStep >= settings.profileEvery) await profileNow();
+  // A profiled step is a training step too: never past maxSteps.
+  const room = settings.maxSteps === 0 || trainer.stepCount < settings.maxSteps;
+  if (settings.profileEvery > 0 && room && trainer.stepCount >= nextProfileAt) await profileNow();
   if (settings.checkpointEverySeconds > 0 && performance.now() - lastAutoCheckpointAt > settings.checkpointEverySeconds * 1000) {
     await autoCheckpoint();
   }
@@ -295,6 +303,8 @@ async function loadCheckpointBytes(id: number, name: string, bytes: Uint8Array, 
   } else {
     throw new CheckpointError('loadCheckpoint', `${name}: a weights-only file (no config in its metadata) needs a model: fix the config JSON or start training first, then load it`);
   }
+  // The rows of steps already run come first: the page drops rows past the restored step only.
+  if (trainer && ctx && !ctx.isLost) postMetrics(await trainer.flush());
   if (!ctx || ctx.isLost) {
     disposing = true;
     try { disposeTrainer(); ctx?.dispose(); } finally { disposing = false; }

@@ -110,6 +110,34 @@ describe('CpcTrainer', () => {
     }
   });
 
+  it('logs every step: a profiled step is a training step, and waiting calls keep the rows they waited for', async () => {
+    // The demo worker lost the last in-flight steps' rows when an auto-checkpoint (toCheckpoint)
+    // drained the queue between takeMetrics calls; a profiled step had no row at all.
+    const ctx = await testDevice();
+    const cfg = resolveConfig('tiny');
+    const data = batches(cfg, 5, 7);
+    const plain = await CpcTrainer.create(ctx, cfg);
+    const mixed = await CpcTrainer.create(ctx, cfg);
+    try {
+      const want = await train(plain, data);
+      await mixed.trainStep(data[0]!);
+      await mixed.trainStep(data[1]!);
+      await mixed.toCheckpoint();
+      await mixed.profileStep(data[2]!);
+      await mixed.trainStep(data[3]!);
+      await mixed.getParams();
+      await mixed.trainStep(data[4]!);
+      const got = await mixed.flush();
+      expect(got.map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
+      // Same kernels on the same inputs in the same order (one pass per op when profiled): bitwise.
+      expect(got).toEqual(want);
+      expect(Array.from((await mixed.getParams()).get('gru.weight_hh_l0')!)).toEqual(Array.from((await plain.getParams()).get('gru.weight_hh_l0')!));
+    } finally {
+      plain.dispose();
+      mixed.dispose();
+    }
+  });
+
   it('is deterministic and resumes bitwise from a checkpoint', async () => {
     const ctx = await testDevice();
     // n = 9 as in the oracle variant above: the same sampled-mode pipelines (a cold compile each on lavapipe).

@@ -212,32 +212,41 @@ export class CpcTrainer {
     this.check(op);
     const step = this.steps + 1;
     const slot = (step % 2) as 0 | 1;
-    const logged = step % this.metricsEvery === 0 || step === 1;
+    const logged = this.isLogged(step);
     const rb = logged ? await this.readback.acquire() : -1;
     const lr = this.upload(slot, signal, step);
     const enc = this.ctx.device.createCommandEncoder({ label: `cpc.step${step}` });
     this.encodeOps(enc, slot, ['forward', 'loss', 'backward', 'optimizer'], 'cpc.step');
-    if (logged) {
-      const m = this.arena.get('metrics'), g = this.arena.get('gradNorm');
-      this.readback.encodeCopy(enc, rb, [
-        { buffer: m.buffer, offset: m.byteOffset, size: 4 * m.shape[0]! },
-        { buffer: g.buffer, offset: g.byteOffset, size: 4 * GRAD_NORM_STATS_LEN },
-      ]);
-    }
+    if (logged) this.encodeMetricsCopy(enc, rb);
     const submit = () => this.ctx.device.queue.submit([enc.finish()]);
     // The first step runs inside error scopes so a validation error names the step, not "uncaptured".
     if (step === 1) await this.ctx.scoped(op, { step }, submit);
     else submit();
     this.steps = step;
     this.inFlight.push(this.ctx.device.queue.onSubmittedWorkDone());
-    if (logged) {
-      const entry: PendingMetrics = { step, lr, value: null, error: null, done: Promise.resolve() };
-      entry.done = this.readback.read(rb, op).then(
-        (bytes) => { entry.value = this.decodeMetrics(new Float32Array(bytes), step, lr); },
-        (e: unknown) => { entry.error = e; },
-      );
-      this.pending.push(entry);
-    }
+    if (logged) this.queueMetricsRead(rb, step, lr, op);
+  }
+
+  private isLogged(step: number): boolean {
+    return step % this.metricsEvery === 0 || step === 1;
+  }
+
+  private encodeMetricsCopy(enc: GPUCommandEncoder, rb: number): void {
+    const m = this.arena.get('metrics'), g = this.arena.get('gradNorm');
+    this.readback.encodeCopy(enc, rb, [
+      { buffer: m.buffer, offset: m.byteOffset, size: 4 * m.shape[0]! },
+      { buffer: g.buffer, offset: g.byteOffset, size: 4 * GRAD_NORM_STATS_LEN },
+    ]);
+  }
+
+  /** After the submit that copied step `step`'s metrics into slot `rb`. */
+  private queueMetricsRead(rb: number, step: number, lr: number, op: string): void {
+    const entry: PendingMetrics = { step, lr, value: null, error: null, done: Promise.resolve() };
+    entry.done = this.readback.read(rb, op).then(
+      (bytes) => { entry.value = this.decodeMetrics(new Float32Array(bytes), step, lr); },
+      (e: unknown) => { entry.error = e; },
+    );
+    this.pending.push(entry);
   }
 
   private decodeMetrics(f: Float32Array, step: number, lr: number): StepMetrics {
@@ -370,16 +379,27 @@ export class CpcTrainer {
     return this.loadCheckpoint(await this.store.read(path), path);
   }
 
-  /** GPU time of every op of one training step (timestamp queries when available); parameters are updated as by trainStep. */
+  /**
+   * GPU time of every op of one training step (timestamp queries when available); parameters are
+   * updated and metrics logged (takeMetrics / flush) as by trainStep.
+   */
   async profileStep(signal: Float32Array): Promise<ProfileResult> {
     this.check('profileStep');
     this.checkSignal('profileStep', signal);
     await this.drain();
     this.profiler ??= new Profiler(this.ctx, Math.max(64, this.ops.length));
     const step = this.steps + 1;
-    this.upload(0, signal, step);
+    const lr = this.upload(0, signal, step);
     const result = await this.profiler.profile(this.ops.map((o) => o.bySlot[0]));
     this.steps = step;
+    // A profiled step is a training step: its metrics are logged like trainStep's.
+    if (this.isLogged(step)) {
+      const rb = await this.readback.acquire();
+      const enc = this.ctx.device.createCommandEncoder({ label: `cpc.profile${step}.metrics` });
+      this.encodeMetricsCopy(enc, rb);
+      this.ctx.device.queue.submit([enc.finish()]);
+      this.queueMetricsRead(rb, step, lr, 'profileStep');
+    }
     return result;
   }
 

@@ -10,7 +10,8 @@ export const CHROMIUM_INSTALL_HINT = 'install it with: apt-get install -y chromi
 export interface LaunchedBrowser { browser: Browser; close(): Promise<void>; }
 
 // playwright gives every launch a fresh temporary profile (it refuses --user-data-dir in launch()).
-export async function launchChromium(): Promise<LaunchedBrowser> {
+/** `extraArgs`: more Chromium switches, e.g. --host-resolver-rules to serve a page under a non-localhost name. */
+export async function launchChromium(opts: { extraArgs?: string[] } = {}): Promise<LaunchedBrowser> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}; ${CHROMIUM_INSTALL_HINT}`);
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
@@ -18,6 +19,7 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
     args: [
       '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(opts.extraArgs ?? []),
     ],
   });
   return {
