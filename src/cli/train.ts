@@ -11,8 +11,7 @@
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
-import { subSeed } from '../cpc/data/rng.ts';
+import type { WindowBatch, WindowSampler, WindowSamplerState } from '../cpc/data/batcher.ts';
 import { framesPerWindow } from '../cpc/config.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
 import { initParams } from '../cpc/params.ts';
@@ -25,7 +24,7 @@ import { DATA_META_KEY, describeDataSpec, loadDataset } from './data.ts';
 import { MetricsLog, type MetricsLine } from './metricsLog.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
 import { createProgress } from './progress.ts';
-import { resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
+import { resolveTrainSetup, SAMPLER_META_KEY, trainSampler, type TrainSetup } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
 
 /** Steps over which metrics.jsonl's steps_per_s is measured. */
@@ -46,9 +45,6 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --probe / --no-probe        run the linear probes (trained vs random init) at the end (default off)
   --json                      last stdout line: a JSON summary
 `;
-
-/** Seed tag of the training batch stream (distinct from the model init's use of config.seed). */
-const SAMPLER_SEED_TAG = 0xda7a;
 
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
 const EXIT_INTERRUPTED = 130;
@@ -131,7 +127,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   const { config } = setup;
   const dataset = await loadDataset(setup.data, note);
-  const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+  const sampler = trainSampler(dataset, config);
   if (setup.resume) sampler.setState(setup.resume.sampler);
   await mkdir(setup.outDir, { recursive: true });
 

@@ -1,0 +1,99 @@
+// Data-parallel training with PyTorch (interop/pytorch/train_ddp.py under torchrun, 2 processes, gloo)
+// on a run started by our runtime, and back: the checkpoint it writes evaluates in `cpc-webgpu eval`
+// and continues with `cpc-webgpu train --resume` on the same batch stream.
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSafetensors, type SafeTensor } from '../src/cpc/safetensors.ts';
+import { cli, lastJson } from './helpers/cli.ts';
+import { expectWithin } from './helpers/compare.ts';
+import { LOSS_RTOL } from './helpers/modelBounds.ts';
+import { INTEROP_DIR, PYTHON, run, torchMissingReason } from './helpers/torchPython.ts';
+
+const missing = torchMissingReason();
+const TRAIN_DDP = join(INTEROP_DIR, 'train_ddp.py');
+const ENV = { OMP_NUM_THREADS: '1' };
+
+/** train_ddp.py in one process (no torchrun) or under torchrun with `nproc` processes. */
+async function trainDdp(run_: string, steps: number, nproc: number, dtype: 'float32' | 'float64'): Promise<void> {
+  const script = [TRAIN_DDP, '--run', run_, '--steps', String(steps), '--dtype', dtype];
+  // Debian's torch 1.13 on Python 3.11: torchrun's default --redirects/--tee "0" parses to None
+  // (IntFlag iteration skips the zero member since 3.11), so both are given explicitly.
+  const args = nproc === 1 ? script
+    : ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${nproc}`, '--redirects', '2', '--tee', '2', '--log_dir', join(run_, '..', `logs-${nproc}`), ...script];
+  const r = await run(PYTHON, args, { env: ENV });
+  expect(r.code, `${nproc === 1 ? 'python3' : 'torchrun'} train_ddp.py: ${r.stderr.slice(-3000)}`).toBe(0);
+}
+
+async function tensorsOf(path: string): Promise<{ tensors: Map<string, SafeTensor>; metadata: Record<string, string> }> {
+  return parseSafetensors(new Uint8Array(await readFile(path)), path);
+}
+
+async function metricsOf(dir: string): Promise<{ step: number; loss: number }[]> {
+  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+}
+
+describe.skipIf(missing !== null)(`PyTorch DDP round trip (interop/pytorch/train_ddp.py)${missing ? ` — SKIPPED: ${missing}` : ''}`, () => {
+  it('2 gloo processes equal 1 process on the whole batch; the result evaluates and resumes in our runtime', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cpc-ddp-'));
+    const start = join(root, 'start');
+    // tiny with channel norm: its loss leaves ln B at step 1, so the steps compared here move the weights.
+    await writeFile(join(root, 'config.json'), JSON.stringify({ preset: 'tiny', norm: true }));
+    const init = await cli(['batches', '--out', start, '--config', join(root, 'config.json'), '--steps', '0']);
+    expect(init.code, init.stderr).toBe(0);
+    for (const d of ['single', 'ddp', 'f32']) await cp(start, join(root, d), { recursive: true });
+
+    // 1. Equivalence, in float64 so that only the order of the gradient sum differs.
+    await trainDdp(join(root, 'single'), 2, 1, 'float64');
+    await trainDdp(join(root, 'ddp'), 2, 2, 'float64');
+    const one = await tensorsOf(join(root, 'single', 'checkpoint.safetensors'));
+    const two = await tensorsOf(join(root, 'ddp', 'checkpoint.safetensors'));
+    expect(two.metadata.step).toBe('2');
+    expect(two.metadata['cpc.sampler']).toBe(one.metadata['cpc.sampler']);
+    expect([...two.tensors.keys()].sort()).toEqual([...one.tensors.keys()].sort());
+    // Bound per element: both runs round the same float64 value to f32 (≤ 1 ulp apart, allow 2), plus
+    // the float64 difference. The gradients differ only by summation order (two partial sums added
+    // vs one): |δg| ≲ 1e-13·|g|, |g| ≤ maxGradNorm = 5 after clipping, so |δg| ≤ 5e-13. Adam's update
+    // lr·m̂/(√v̂ + eps) moves by at most lr·|δg|/eps per step (its slope at g = 0): 2 steps · 2e-4 ·
+    // 5e-13 / 1e-8 = 2e-8 on the parameters; the moments move by ≤ |δg|. A DDP step that drew
+    // negatives only from its own half of the batch changes the gradients by O(1) and the parameters
+    // by O(lr) = 1e-4, 5000× this bound.
+    for (const [name, t] of one.tensors) {
+      const want = t.data as Float32Array;
+      const got = two.tensors.get(name)!.data as Float32Array;
+      const slack = name.startsWith('adam.') ? 5e-13 : 2e-8;
+      expectWithin(got, want, Float64Array.from(want, (w) => 2 * 2 ** -23 * Math.abs(w) + slack), `ddp vs single: ${name}`);
+    }
+    const lossOne = await metricsOf(join(root, 'single'));
+    const lossTwo = await metricsOf(join(root, 'ddp'));
+    expect(lossTwo.map((m) => m.step)).toEqual([1, 2]);
+    lossTwo.forEach((m, i) => expect(Math.abs(m.loss - lossOne[i]!.loss), `loss step ${m.step}`).toBeLessThanOrEqual(1e-12 * Math.abs(lossOne[i]!.loss)));
+    // Not stuck at the init: step 2's weights differ from step 0's.
+    const w0 = (await tensorsOf(join(start, 'checkpoint.safetensors'))).tensors.get('gru.weight_hh_l0')!.data;
+    expect(Array.from(two.tensors.get('gru.weight_hh_l0')!.data).some((x, i) => x !== w0[i])).toBe(true);
+
+    // 2. The float32 DDP run's checkpoint in our runtime: eval, then resume for one more step.
+    const f32 = join(root, 'f32');
+    await trainDdp(f32, 2, 2, 'float32');
+    const evalRun = await cli(['eval', '--checkpoint', join(f32, 'checkpoint.safetensors'), '--max-windows', '16', '--json']);
+    expect(evalRun.code, evalRun.stderr).toBe(0);
+    const probes = lastJson(evalRun.stdout);
+    expect(probes.step).toBe(2);
+    expect(typeof probes.phone_acc).toBe('number');
+    // PyTorch's view of step 3 from the same checkpoint (float64, one process), for comparison.
+    await cp(f32, join(root, 'torch3'), { recursive: true });
+    await trainDdp(join(root, 'torch3'), 3, 1, 'float64');
+    const resumed = await cli(['train', '--resume', '--out', f32, '--steps', '3', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson(resumed.stdout).steps).toBe(3);
+    const ours = await metricsOf(f32);
+    expect(ours.map((m) => m.step)).toEqual([1, 2, 3]);
+    const theirs = (await metricsOf(join(root, 'torch3')))[2]!;
+    // Step 3's loss: same weights, same batch (the stream continued from the sampler state PyTorch
+    // saved), our GPU float32 vs torch float64: the whole-model loss bound of tests/trainer.test.ts.
+    expect(theirs.step).toBe(3);
+    expect(Math.abs(ours[2]!.loss - theirs.loss), `step 3 loss: ours ${ours[2]!.loss}, torch ${theirs.loss}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(theirs.loss));
+    console.log(`[pytorch ddp] step 1-2 loss (ddp f64) ${lossTwo.map((m) => m.loss.toFixed(6)).join(', ')}; step 3 loss ours ${ours[2]!.loss.toFixed(6)} vs torch ${theirs.loss.toFixed(6)}; eval phone_acc ${probes.phone_acc}`);
+  }, 900_000);
+});
