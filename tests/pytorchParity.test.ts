@@ -10,12 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
-import { parseSafetensors } from '../src/cpc/safetensors.ts';
-import { encodeSafetensors } from '../src/cpc/safetensors.ts';
+import { encodeSafetensors, parseSafetensors } from '../src/cpc/safetensors.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
-import { negativeSamplingSeed } from '../src/shaders/infonce.ts';
-import { cpcInitParams, cpcLossAndGrads, randomArray, type CpcConfig } from './reference/index.ts';
+import { cpcInitParams, cpcLossAndGrads, randomArray } from './reference/index.ts';
 import { testDevice } from './helpers/gpu.ts';
+import { oracleConfig } from './helpers/oracleConfig.ts';
 import { expectModelGradsClose } from './helpers/modelBounds.ts';
 import { runPython, torchMissingReason } from './helpers/torchPython.ts';
 
@@ -30,16 +29,6 @@ const F64_GRAD_RTOL = 1e-9;
 const F64_LOSS_RTOL = 1e-12;
 
 const missing = torchMissingReason();
-
-function oracleConfig(cfg: CpcTrainConfig, step: number): CpcConfig {
-  return {
-    channels: cfg.channels, hidden: cfg.hidden, predictionSteps: cfg.predictionSteps, kernels: cfg.kernels, strides: cfg.strides,
-    norm: cfg.norm, predictorBias: cfg.predictorBias, batchSize: cfg.batchSize,
-    negatives: cfg.negatives.kind === 'sampled'
-      ? { kind: 'sampled', n: cfg.negatives.n, seed: negativeSamplingSeed(cfg.seed, step) }
-      : { kind: cfg.negatives.kind },
-  };
-}
 
 async function checkVariant(name: string, cfg: CpcTrainConfig, seed: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cpc-torch-parity-'));

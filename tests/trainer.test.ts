@@ -6,20 +6,10 @@ import { CheckpointError } from '../src/cpc/safetensors.ts';
 import { encodeCheckpoint } from '../src/cpc/checkpoint.ts';
 import { paramLayout } from '../src/cpc/params.ts';
 import { LimitExceededError, NonFiniteError, ShapeError } from '../src/runtime/errors.ts';
-import { negativeSamplingSeed } from '../src/shaders/infonce.ts';
-import { cpcInitParams, cpcLossAndGrads, randomArray, type CpcConfig } from './reference/index.ts';
+import { cpcInitParams, cpcLossAndGrads, randomArray } from './reference/index.ts';
 import { testDevice } from './helpers/gpu.ts';
+import { oracleConfig } from './helpers/oracleConfig.ts';
 import { expectModelGradsClose } from './helpers/modelBounds.ts';
-
-function oracleConfig(cfg: CpcTrainConfig, step: number): CpcConfig {
-  return {
-    channels: cfg.channels, hidden: cfg.hidden, predictionSteps: cfg.predictionSteps, kernels: cfg.kernels, strides: cfg.strides,
-    norm: cfg.norm, predictorBias: cfg.predictorBias, batchSize: cfg.batchSize,
-    negatives: cfg.negatives.kind === 'sampled'
-      ? { kind: 'sampled', n: cfg.negatives.n, seed: negativeSamplingSeed(cfg.seed, step) }
-      : { kind: cfg.negatives.kind },
-  };
-}
 
 async function checkAgainstOracle(cfg: CpcTrainConfig, seed: number): Promise<void> {
   const ctx = await testDevice();
