@@ -6,8 +6,9 @@ tests/reference/cpcModel.ts: Conv1d (no padding) -> [ChannelNorm: unbiased varia
 per layer; one GRU layer (h0 = 0); K linear predictors; InfoNCE with `batch`, `batch-time` or
 `sampled` negatives, loss = (1/K) sum_k mean over the B*(T-k) valid rows of step k.
 
-Usage (the parity check run by tests/pytorchParity.test.ts):
+Usage (the parity check run by tests/pytorchParity.test.ts; the bench peer of `cpc-webgpu bench --e2e`):
   python3 cpc_torch.py grads --checkpoint W.safetensors --batch X.safetensors --out G.safetensors [--dtype float64]
+  python3 cpc_torch.py bench --checkpoint W.safetensors --batch X.safetensors [--warmup 1] [--steps 3]
 """
 import argparse
 import json
@@ -256,6 +257,16 @@ def cpc_loss(model, z, c, z_all, b0, B, negatives, step=1, seed=0):
     return loss / K, torch.stack(sums).detach(), torch.stack(correct)
 
 
+def forward_backward(model, x, cfg, step, b0=0, B=None, gather=None):
+    """Loss of windows x (rows b0.. of a global batch of B; `gather` all-gathers z across processes)
+    and its backward into the parameters' .grad. Returns (loss, loss_sum_per_k, correct_per_k, T)."""
+    z, c = model(x)
+    z_all = gather(z) if gather else z
+    loss, sums, correct = cpc_loss(model, z, c, z_all, b0, B or x.shape[0], cfg['negatives'], step=step, seed=cfg['seed'])
+    loss.backward()
+    return loss, sums, correct, z.shape[1]
+
+
 # ------------------------------------------------------------------------------------ checkpoints
 
 def config_from_metadata(meta, source):
@@ -369,11 +380,8 @@ def grads_command(args):
         raise CheckpointError(f"{args.batch}: needs a tensor 'signal' [B, L]")
     signal = tensors['signal'].to(dtype)
     B = signal.shape[0]
-    z, c = model(signal)
     # The sampled mode's negatives are those of the step after the checkpoint's, as in `cpc-webgpu grads`.
-    loss, sums, correct = cpc_loss(model, z, c, z, 0, B, cfg['negatives'], step=step + 1, seed=cfg['seed'])
-    loss.backward()
-    T = z.shape[1]
+    loss, sums, correct, T = forward_backward(model, signal, cfg, step + 1)
     K = len(model.predictors)
     rows = torch.tensor([B * (T - k) for k in range(1, K + 1)], dtype=torch.float64)
     summary = {'loss': float(loss), 'loss_per_k': (sums.double() / rows).tolist(),
@@ -381,6 +389,30 @@ def grads_command(args):
     out = {name: p.grad.detach().to(dtype) for name, p in model.named_parameters()}
     write_file_atomic(args.out, encode_safetensors(out, {k: json.dumps(v) for k, v in summary.items()}))
     print(json.dumps(summary))
+    return 0
+
+
+def bench_command(args):
+    """ms per training step (forward, backward, our Adam) in float32 on a fixed batch: the PyTorch-CPU
+    peer of `cpc-webgpu bench --e2e`."""
+    import time
+    model, cfg, m, v, step, _ = model_from_checkpoint(args.checkpoint, torch.float32)
+    tensors, _ = read_safetensors(args.batch)
+    signal = tensors['signal'].float()
+    named = dict(model.named_parameters())
+    m = {k: torch.zeros_like(p) for k, p in named.items()}
+    v = {k: torch.zeros_like(p) for k, p in named.items()}
+    times, losses = [], []
+    for i in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        model.zero_grad(set_to_none=False)
+        loss, _, _, _ = forward_backward(model, signal, cfg, step + i + 1)
+        adam_step({k: p.data for k, p in named.items()}, {k: p.grad for k, p in named.items()}, m, v, step + i + 1, cfg['optimizer'])
+        losses.append(float(loss))  # the loss read back every step, as a user's loop would
+        times.append(1000 * (time.perf_counter() - t0))
+    timed = sorted(times[args.warmup:])
+    print(json.dumps({'ms_per_step': timed[len(timed) // 2], 'step_ms': times, 'losses': losses,
+                      'threads': torch.get_num_threads(), 'torch': torch.__version__}))
     return 0
 
 
@@ -392,9 +424,14 @@ def main(argv):
     g.add_argument('--batch', required=True, help="safetensors with 'signal' [B, L]")
     g.add_argument('--out', required=True)
     g.add_argument('--dtype', default='float64', choices=['float64', 'float32'])
+    b = sub.add_parser('bench', help='ms per float32 training step on a checkpoint and a batch')
+    b.add_argument('--checkpoint', required=True)
+    b.add_argument('--batch', required=True, help="safetensors with 'signal' [B, L]")
+    b.add_argument('--warmup', type=int, default=1)
+    b.add_argument('--steps', type=int, default=3)
     args = ap.parse_args(argv)
     try:
-        return grads_command(args)
+        return grads_command(args) if args.cmd == 'grads' else bench_command(args)
     except (CheckpointError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpc_torch import (CheckpointError, CpcModel, adam_step, cpc_loss, encode_checkpoint,  # noqa: E402
+from cpc_torch import (CheckpointError, CpcModel, adam_step, encode_checkpoint, forward_backward,  # noqa: E402
                        load_checkpoint, write_file_atomic)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -182,10 +182,8 @@ def main(argv):
                 dist.broadcast(signal, 0)
             x = signal[rank * Bl:(rank + 1) * Bl].to(dtype)
             model.zero_grad(set_to_none=False)
-            z, c = model(x)
-            z_all = GatherWithGrad.apply(z) if distributed else z
-            loss, sums, correct = cpc_loss(model, z, c, z_all, rank * Bl, B, cfg['negatives'], step=step, seed=cfg['seed'])
-            loss.backward()
+            loss, sums, correct, T = forward_backward(model, x, cfg, step, b0=rank * Bl, B=B,
+                                                      gather=GatherWithGrad.apply if distributed else None)
             flat = torch.cat([p.grad.reshape(-1) for p in named.values()])
             stats = torch.cat([loss.detach().reshape(1), sums.to(dtype), correct.to(dtype)])
             if distributed:
@@ -196,7 +194,6 @@ def main(argv):
                 grads[k] = flat[at:at + p.numel()].view_as(p)
                 at += p.numel()
             lr, norm, non_finite = adam_step({k: p.data for k, p in named.items()}, grads, m, v, step, cfg['optimizer'])
-            T = z.shape[1]
             rows = [B * (T - k) for k in range(1, K + 1)]
             total = float(stats[0])
             if rank == 0:
