@@ -34,44 +34,59 @@ async function metricsOf(dir: string): Promise<{ step: number; loss: number }[]>
   return (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
 }
 
+async function startRun(dir: string, configPath: string): Promise<void> {
+  const init = await cli(['batches', '--out', dir, '--config', configPath, '--steps', '0']);
+  expect(init.code, init.stderr).toBe(0);
+}
+
+/**
+ * Trains copies of the run `start` for 2 steps in float64: one process, and 2 processes under
+ * torchrun; the checkpoints and losses must agree. Returns the DDP run's metrics.
+ */
+async function expectDdpEqualsSingle(root: string, start: string): Promise<{ step: number; loss: number }[]> {
+  for (const d of ['single', 'ddp']) await cp(start, join(root, d), { recursive: true });
+  await trainDdp(join(root, 'single'), 2, 1, 'float64');
+  await trainDdp(join(root, 'ddp'), 2, 2, 'float64');
+  const one = await tensorsOf(join(root, 'single', 'checkpoint.safetensors'));
+  const two = await tensorsOf(join(root, 'ddp', 'checkpoint.safetensors'));
+  expect(two.metadata.step).toBe('2');
+  expect(two.metadata['cpc.sampler']).toBe(one.metadata['cpc.sampler']);
+  expect([...two.tensors.keys()].sort()).toEqual([...one.tensors.keys()].sort());
+  // Bound per element: both runs round the same float64 value to f32 (≤ 1 ulp apart, allow 2), plus
+  // the float64 difference. The gradients differ only by summation order (two partial sums added
+  // vs one): |δg| ≲ 1e-13·|g|, |g| ≤ maxGradNorm = 5 after clipping, so |δg| ≤ 5e-13. Adam's update
+  // lr·m̂/(√v̂ + eps) moves by at most lr·|δg|/eps per step (its slope at g = 0): 2 steps · 2e-4 ·
+  // 5e-13 / 1e-8 = 2e-8 on the parameters; the moments move by ≤ |δg|. A DDP step that drew
+  // negatives only from its own half of the batch changes the gradients by O(1) and the parameters
+  // by O(lr) = 1e-4, 5000× this bound.
+  for (const [name, t] of one.tensors) {
+    const want = t.data as Float32Array;
+    const got = two.tensors.get(name)!.data as Float32Array;
+    const slack = name.startsWith('adam.') ? 5e-13 : 2e-8;
+    expectWithin(got, want, Float64Array.from(want, (w) => 2 * 2 ** -23 * Math.abs(w) + slack), `ddp vs single: ${name}`);
+  }
+  const lossOne = await metricsOf(join(root, 'single'));
+  const lossTwo = await metricsOf(join(root, 'ddp'));
+  expect(lossTwo.map((m) => m.step)).toEqual([1, 2]);
+  lossTwo.forEach((m, i) => expect(Math.abs(m.loss - lossOne[i]!.loss), `loss step ${m.step}`).toBeLessThanOrEqual(1e-12 * Math.abs(lossOne[i]!.loss)));
+  return lossTwo;
+}
+
 describe.skipIf(missing !== null)(`PyTorch DDP round trip (interop/pytorch/train_ddp.py)${missing ? ` — SKIPPED: ${missing}` : ''}`, () => {
   it('2 gloo processes equal 1 process on the whole batch; the result evaluates and resumes in our runtime', async () => {
     const root = await mkdtemp(join(tmpdir(), 'cpc-ddp-'));
     const start = join(root, 'start');
     // tiny with channel norm: its loss leaves ln B at step 1, so the steps compared here move the weights.
     await writeFile(join(root, 'config.json'), JSON.stringify({ preset: 'tiny', norm: true }));
-    const init = await cli(['batches', '--out', start, '--config', join(root, 'config.json'), '--steps', '0']);
-    expect(init.code, init.stderr).toBe(0);
-    for (const d of ['single', 'ddp', 'f32']) await cp(start, join(root, d), { recursive: true });
+    await startRun(start, join(root, 'config.json'));
+    await cp(start, join(root, 'f32'), { recursive: true });
 
     // 1. Equivalence, in float64 so that only the order of the gradient sum differs.
-    await trainDdp(join(root, 'single'), 2, 1, 'float64');
-    await trainDdp(join(root, 'ddp'), 2, 2, 'float64');
-    const one = await tensorsOf(join(root, 'single', 'checkpoint.safetensors'));
-    const two = await tensorsOf(join(root, 'ddp', 'checkpoint.safetensors'));
-    expect(two.metadata.step).toBe('2');
-    expect(two.metadata['cpc.sampler']).toBe(one.metadata['cpc.sampler']);
-    expect([...two.tensors.keys()].sort()).toEqual([...one.tensors.keys()].sort());
-    // Bound per element: both runs round the same float64 value to f32 (≤ 1 ulp apart, allow 2), plus
-    // the float64 difference. The gradients differ only by summation order (two partial sums added
-    // vs one): |δg| ≲ 1e-13·|g|, |g| ≤ maxGradNorm = 5 after clipping, so |δg| ≤ 5e-13. Adam's update
-    // lr·m̂/(√v̂ + eps) moves by at most lr·|δg|/eps per step (its slope at g = 0): 2 steps · 2e-4 ·
-    // 5e-13 / 1e-8 = 2e-8 on the parameters; the moments move by ≤ |δg|. A DDP step that drew
-    // negatives only from its own half of the batch changes the gradients by O(1) and the parameters
-    // by O(lr) = 1e-4, 5000× this bound.
-    for (const [name, t] of one.tensors) {
-      const want = t.data as Float32Array;
-      const got = two.tensors.get(name)!.data as Float32Array;
-      const slack = name.startsWith('adam.') ? 5e-13 : 2e-8;
-      expectWithin(got, want, Float64Array.from(want, (w) => 2 * 2 ** -23 * Math.abs(w) + slack), `ddp vs single: ${name}`);
-    }
-    const lossOne = await metricsOf(join(root, 'single'));
-    const lossTwo = await metricsOf(join(root, 'ddp'));
-    expect(lossTwo.map((m) => m.step)).toEqual([1, 2]);
-    lossTwo.forEach((m, i) => expect(Math.abs(m.loss - lossOne[i]!.loss), `loss step ${m.step}`).toBeLessThanOrEqual(1e-12 * Math.abs(lossOne[i]!.loss)));
+    const lossTwo = await expectDdpEqualsSingle(root, start);
     // Not stuck at the init: step 2's weights differ from step 0's.
     const w0 = (await tensorsOf(join(start, 'checkpoint.safetensors'))).tensors.get('gru.weight_hh_l0')!.data;
-    expect(Array.from(two.tensors.get('gru.weight_hh_l0')!.data).some((x, i) => x !== w0[i])).toBe(true);
+    const w2 = (await tensorsOf(join(root, 'ddp', 'checkpoint.safetensors'))).tensors.get('gru.weight_hh_l0')!.data;
+    expect(Array.from(w2).some((x, i) => x !== w0[i])).toBe(true);
 
     // 2. The float32 DDP run's checkpoint in our runtime: eval, then resume for one more step.
     const f32 = join(root, 'f32');
@@ -96,4 +111,14 @@ describe.skipIf(missing !== null)(`PyTorch DDP round trip (interop/pytorch/train
     expect(Math.abs(ours[2]!.loss - theirs.loss), `step 3 loss: ours ${ours[2]!.loss}, torch ${theirs.loss}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(theirs.loss));
     console.log(`[pytorch ddp] step 1-2 loss (ddp f64) ${lossTwo.map((m) => m.loss.toFixed(6)).join(', ')}; step 3 loss ours ${ours[2]!.loss.toFixed(6)} vs torch ${theirs.loss.toFixed(6)}; eval phone_acc ${probes.phone_acc}`);
   }, 900_000);
+
+  it.each([
+    ['batch-time', { kind: 'batch-time' }],
+    ['sampled', { kind: 'sampled', n: 9 }],
+  ])('2 processes equal 1 with %s negatives (gathered candidates, global row indices)', async (_, negatives) => {
+    const root = await mkdtemp(join(tmpdir(), 'cpc-ddp-'));
+    await writeFile(join(root, 'config.json'), JSON.stringify({ preset: 'tiny', norm: true, negatives }));
+    await startRun(join(root, 'start'), join(root, 'config.json'));
+    await expectDdpEqualsSingle(root, join(root, 'start'));
+  }, 300_000);
 });
