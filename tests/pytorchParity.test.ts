@@ -15,7 +15,9 @@ import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { cpcInitParams, cpcLossAndGrads, randomArray } from './reference/index.ts';
 import { testDevice } from './helpers/gpu.ts';
 import { oracleConfig } from './helpers/oracleConfig.ts';
-import { expectModelGradsClose } from './helpers/modelBounds.ts';
+import { expectModelGradsClose, LOSS_RTOL } from './helpers/modelBounds.ts';
+import { timeTorchPeer } from '../bench/peer/torchCpc.ts';
+import { initParams } from '../src/cpc/params.ts';
 import { runPython, torchMissingReason } from './helpers/torchPython.ts';
 
 /**
@@ -86,5 +88,18 @@ describe.skipIf(missing !== null)(`PyTorch parity (interop/pytorch/cpc_torch.py)
 
   it('sampled negatives (the seeded sampler of step 1)', async () => {
     await checkVariant('tiny sampled n=9 norm', resolveConfig('tiny', { negatives: { kind: 'sampled', n: 9 }, norm: true, seed: 77 }), 34);
+  }, 300_000);
+
+  // The bench peer (bench/peer/torchCpc.ts) trains this model: its step-1 loss, float32 torch from our
+  // seeded init, is the oracle's within the float32 whole-model loss bound.
+  it('the bench --e2e torch peer starts from our init and loss', async () => {
+    const cfg = resolveConfig('tiny', { norm: true });
+    const signal = Float32Array.from(randomArray(cfg.batchSize * cfg.window, 41, 0.5));
+    const r = await timeTorchPeer(cfg, signal, { warmup: 0, steps: 2 });
+    expect(r.losses).toHaveLength(2);
+    const p64 = new Map([...initParams(cfg, cfg.seed)].map(([k, v]) => [k, Float64Array.from(v)]));
+    const ref = cpcLossAndGrads(Float64Array.from(signal), p64, oracleConfig(cfg, 1));
+    expect(Math.abs(r.losses[0]! - ref.loss), `torch peer ${r.losses[0]} vs oracle ${ref.loss}`).toBeLessThanOrEqual(LOSS_RTOL * ref.loss);
+    expect(r.msPerStep).toBeGreaterThan(0);
   }, 300_000);
 });
