@@ -21,6 +21,7 @@ export function torchMissingReason(): string | null {
     }
   }
   if (reason && process.env.CI) throw new Error(`PyTorch interop tests must run in CI, but ${reason}`);
+  if (reason) console.warn(`[pytorch interop] SKIPPED: ${reason}`);
   return reason;
 }
 
