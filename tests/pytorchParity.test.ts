@@ -9,8 +9,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
-import { encodeSafetensors, parseSafetensors } from '../src/cpc/safetensors.ts';
+import { paramShapes, resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
+import { encodeSafetensors, parseSafetensors, type SafeTensor } from '../src/cpc/safetensors.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { cpcInitParams, cpcLossAndGrads, randomArray } from './reference/index.ts';
 import { testDevice } from './helpers/gpu.ts';
@@ -89,6 +89,19 @@ describe.skipIf(missing !== null)(`PyTorch parity (interop/pytorch/cpc_torch.py)
   it('sampled negatives (the seeded sampler of step 1)', async () => {
     await checkVariant('tiny sampled n=9 norm', resolveConfig('tiny', { negatives: { kind: 'sampled', n: 9 }, norm: true, seed: 77 }), 34);
   }, 300_000);
+
+  it('refuses a checkpoint whose tensors do not match its config, in one line naming file and tensor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cpc-torch-parity-'));
+    const cfg = resolveConfig('tiny');
+    const tensors = new Map<string, SafeTensor>([...initParams(cfg, 1)].map(([k, v]) => [k, { dtype: 'F32', shape: paramShapes(cfg).get(k)!, data: v }]));
+    tensors.set('encoder.0.norm.weight', { dtype: 'F32', shape: [cfg.channels], data: new Float32Array(cfg.channels) });
+    await writeFile(join(dir, 'w.safetensors'), encodeSafetensors(tensors, { config: JSON.stringify(cfg) }));
+    await writeFile(join(dir, 'x.safetensors'), encodeSafetensors({ signal: { dtype: 'F32', shape: [1, 4], data: new Float32Array(4) } }));
+    const r = await runPython('cpc_torch.py', ['grads', '--checkpoint', join(dir, 'w.safetensors'), '--batch', join(dir, 'x.safetensors'), '--out', join(dir, 'g.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/w\.safetensors: unknown tensor 'encoder\.0\.norm\.weight'/);
+  }, 120_000);
 
   // The bench peer (bench/peer/torchCpc.ts) trains this model: its step-1 loss, float32 torch from our
   // seeded init, is the oracle's within the float32 whole-model loss bound.

@@ -70,7 +70,8 @@ def read_safetensors(path):
             raise CheckpointError(f'{path}: tensor {name!r} has unsupported dtype {dt!r}')
         np_dt, size = _DTYPES[dt]
         shape = h.get('shape')
-        begin, end = h.get('data_offsets', (None, None))
+        offsets = h.get('data_offsets')
+        begin, end = offsets if isinstance(offsets, list) and len(offsets) == 2 else (None, None)
         if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
             raise CheckpointError(f'{path}: tensor {name!r} has an invalid shape {shape!r}')
         want = math.prod(shape) * size
@@ -206,12 +207,12 @@ def negative_sampling_seed(seed, step):
     return pcg_hash((seed ^ pcg_hash(step & _M32)) & _M32)
 
 
-def sampled_negatives(seed, step, B, T, k, b0, rows_b, n):
+def sampled_negatives(seed, step, B, T, k, b0, rows_b, n, device=None):
     """negIdx[k-1, b, t, 0..n-1] for b in [b0, b0 + rows_b), t < T - k (flat frame indices b'T + t')."""
     s = pcg_hash(negative_sampling_seed(seed, step))
-    b = torch.arange(b0, b0 + rows_b, dtype=torch.int64)[:, None, None]
-    t = torch.arange(T - k, dtype=torch.int64)[None, :, None]
-    j = torch.arange(n, dtype=torch.int64)[None, None, :]
+    b = torch.arange(b0, b0 + rows_b, dtype=torch.int64, device=device)[:, None, None]
+    t = torch.arange(T - k, dtype=torch.int64, device=device)[None, :, None]
+    j = torch.arange(n, dtype=torch.int64, device=device)[None, None, :]
     row = ((k - 1) * B + b) * T + t
     return pcg_hash(pcg_hash(s ^ row) ^ j) % (B * T)
 
@@ -228,23 +229,25 @@ def cpc_loss(model, z, c, z_all, b0, B, negatives, step=1, seed=0):
     K = len(model.predictors)
     kind = negatives['kind']
     flat = z_all.reshape(B * T, C)
-    bidx = torch.arange(b0, b0 + Bl)
+    dev = z.device  # index tensors live with the data (gather and fancy indexing on CUDA need it)
+    bidx = torch.arange(b0, b0 + Bl, device=dev)
+    rows_l = torch.arange(Bl, device=dev)
     loss = z.new_zeros(())
     sums, correct = [], []
     for k in range(1, K + 1):
         p = model.predictors[k - 1](c[:, :T - k])  # [Bl, T-k, C]
         if kind == 'batch':
             scores = torch.einsum('btc,ntc->btn', p, z_all[:, k:])  # [Bl, T-k, B]
-            s_pos = scores[torch.arange(Bl), :, bidx]
+            s_pos = scores[rows_l, :, bidx]
         elif kind == 'batch-time':
             scores = p @ flat.T  # [Bl, T-k, B*T]
-            pos = (bidx[:, None] * T + torch.arange(T - k)[None, :] + k)
+            pos = (bidx[:, None] * T + torch.arange(T - k, device=dev)[None, :] + k)
             s_pos = torch.gather(scores, 2, pos[:, :, None]).squeeze(2)
         elif kind == 'sampled':
             # Slot 0 is the positive, scored by the same contraction as the negatives so that a
             # sampled duplicate of it ties exactly (ties count as correct, as in the oracle).
-            pos = (bidx[:, None] * T + torch.arange(T - k)[None, :] + k)
-            idx = torch.cat([pos[:, :, None], sampled_negatives(seed, step, B, T, k, b0, Bl, negatives['n'])], dim=2)
+            pos = (bidx[:, None] * T + torch.arange(T - k, device=dev)[None, :] + k)
+            idx = torch.cat([pos[:, :, None], sampled_negatives(seed, step, B, T, k, b0, Bl, negatives['n'], dev)], dim=2)
             scores = torch.einsum('btc,btnc->btn', p, flat[idx])
             s_pos = scores[:, :, 0]
         else:
