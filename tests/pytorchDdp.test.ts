@@ -5,7 +5,13 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { configFromObject, paramShapes } from '../src/cpc/config.ts';
+import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
+import { initParams } from '../src/cpc/params.ts';
 import { parseSafetensors, type SafeTensor } from '../src/cpc/safetensors.ts';
+import { trainSampler } from '../src/cli/trainSetup.ts';
+import { adamStep, cpcLossAndGrads, globalNormClip, lrSchedule } from './reference/index.ts';
+import { oracleConfig } from './helpers/oracleConfig.ts';
 import { cli, lastJson } from './helpers/cli.ts';
 import { expectWithin } from './helpers/compare.ts';
 import { LOSS_RTOL } from './helpers/modelBounds.ts';
@@ -111,6 +117,49 @@ describe.skipIf(missing !== null)(`PyTorch DDP round trip (interop/pytorch/train
     expect(Math.abs(ours[2]!.loss - theirs.loss), `step 3 loss: ours ${ours[2]!.loss}, torch ${theirs.loss}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(theirs.loss));
     console.log(`[pytorch ddp] step 1-2 loss (ddp f64) ${lossTwo.map((m) => m.loss.toFixed(6)).join(', ')}; step 3 loss ours ${ours[2]!.loss.toFixed(6)} vs torch ${theirs.loss.toFixed(6)}; eval phone_acc ${probes.phone_acc}`);
   }, 900_000);
+
+  // The moments PyTorch writes must mean what ours mean: train_ddp.py's optimizer (clipping, Adam or
+  // AdamW with weight decay, warm-up + cosine) against the float64 reference optimizer
+  // (tests/reference/adam.ts) driving the float64 oracle, for 2 steps on the run's own batch stream.
+  it.each([
+    ['Adam with L2 weight decay', false],
+    ['AdamW', true],
+  ])('its optimizer is ours: %s, clipping active, warm-up and cosine', async (_, decoupled) => {
+    const root = await mkdtemp(join(tmpdir(), 'cpc-ddp-'));
+    const raw = { preset: 'tiny', norm: true, optimizer: { weightDecay: 0.05, decoupled, maxGradNorm: 0.01, warmupSteps: 1, totalSteps: 3, minLr: 1e-4 } };
+    await writeFile(join(root, 'config.json'), JSON.stringify(raw));
+    const run_ = join(root, 'run');
+    await startRun(run_, join(root, 'config.json'));
+    await trainDdp(run_, 2, 1, 'float64');
+    const got = await tensorsOf(join(run_, 'checkpoint.safetensors'));
+    const cfg = configFromObject(raw);
+    const o = cfg.optimizer;
+    const names = [...paramShapes(cfg).keys()];
+    const p = names.map((n) => Float64Array.from(initParams(cfg, cfg.seed).get(n)!));
+    const m = p.map((a) => new Float64Array(a.length));
+    const v = p.map((a) => new Float64Array(a.length));
+    const sampler = trainSampler(createSyntheticDataset({ seed: 0 }), cfg);
+    let clipped = 0;
+    for (let step = 1; step <= 2; step++) {
+      const signal = Float64Array.from(sampler.next().signal);
+      const { grads } = cpcLossAndGrads(signal, new Map(names.map((n, i) => [n, p[i]!])), oracleConfig(cfg, step));
+      const g = names.map((n) => grads.get(n)!);
+      if (globalNormClip(g, o.maxGradNorm!).scale < 1) clipped++;
+      const lr = lrSchedule(step, { lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.totalSteps, minLr: o.minLr });
+      adamStep(p, g, m, v, step, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.decoupled });
+    }
+    expect(clipped, 'the clip must act in this test').toBe(2);
+    // Bound per element: one rounding of torch's float64 value to f32 (≤ 1/2 ulp; allow 1 ulp), plus
+    // the float64 difference between torch and the oracle: their gradients agree to ≈5e-15 of each
+    // tensor's norm (parity test), so |δg| ≤ 1e-13 with ‖g‖ ≤ maxGradNorm after clipping; Adam moves
+    // the parameters by at most lr·|δg|/eps per step: 2 · 2e-3 · 1e-13 / 1e-8 = 4e-8.
+    names.forEach((n, i) => {
+      for (const [prefix, want, slack] of [['', p[i]!, 4e-8], ['adam.m.', m[i]!, 1e-13], ['adam.v.', v[i]!, 1e-13]] as const) {
+        const t = got.tensors.get(prefix + n)!.data as Float32Array;
+        expectWithin(t, want, Float64Array.from(want, (w) => 2 ** -23 * Math.abs(w) + slack), `torch vs reference optimizer: ${prefix}${n}`);
+      }
+    });
+  }, 300_000);
 
   it.each([
     ['batch-time', { kind: 'batch-time' }],
