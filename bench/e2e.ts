@@ -1,10 +1,12 @@
 // End-to-end training-step benchmark (`cpc-webgpu bench --e2e`): our whole step (one submit,
 // pipelined) per preset, its per-kernel share from the profiler, the memory plan, and — in the
-// same run on the same adapter — the same model and loss trained with tfjs-backend-webgpu.
+// same run on the same adapter — the same model and loss trained with tfjs-backend-webgpu, and (where
+// Debian's python3-torch is installed) with PyTorch on the CPU (interop/pytorch, same init and batch).
 import { resolveConfig, type PresetName } from '../src/cpc/config.ts';
 import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
+import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
 async function measurePreset(b: BenchContext, name: PresetName, steps: number, withPeer: boolean): Promise<BenchResult> {
@@ -47,6 +49,19 @@ async function measurePreset(b: BenchContext, name: PresetName, steps: number, w
     peer = { peer: 'tfjs-backend-webgpu@4.22.0', peer_ms: Math.round(p.msPerStep * 10) / 10, ratio_vs_peer: Math.round((p.msPerStep / ms) * 100) / 100 };
     b.log(`e2e.${name}: peer ${p.msPerStep.toFixed(1)} ms/step → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
   }
+  let torchPeer: { peer_torch: string; peer_torch_ms: number; ratio_vs_torch: number } | { peer_torch_missing: string } | Record<string, never> = {};
+  if (withPeer) {
+    const missing = torchPeerMissing();
+    if (missing) {
+      torchPeer = { peer_torch_missing: missing };
+      b.log(`e2e.${name}: no PyTorch peer: ${missing}`);
+    } else {
+      b.log(`e2e.${name}: peer PyTorch CPU`);
+      const t = await timeTorchPeer(cfg, data[0]!, { warmup: 1, steps: b.quick ? 2 : 3 });
+      torchPeer = { peer_torch: t.name, peer_torch_ms: Math.round(t.msPerStep * 10) / 10, ratio_vs_torch: Math.round((t.msPerStep / ms) * 100) / 100 };
+      b.log(`e2e.${name}: ${t.name} ${t.msPerStep.toFixed(1)} ms/step → ratio torch/ours ${(t.msPerStep / ms).toFixed(2)}`);
+    }
+  }
   return makeResult({
     name: `e2e.${name}`,
     shape: { B: cfg.batchSize, L: cfg.window, C: cfg.channels, H: cfg.hidden, K: cfg.predictionSteps, negatives: cfg.negatives.kind },
@@ -61,6 +76,7 @@ async function measurePreset(b: BenchContext, name: PresetName, steps: number, w
     kernel_share_pct: share,
     profile_source: profile.source,
     ...peer,
+    ...torchPeer,
   });
 }
 

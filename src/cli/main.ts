@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../node/device.ts';
 import { CpcError } from '../runtime/errors.ts';
+import { batchesCommand } from './batches.ts';
 import { benchCommand } from './bench.ts';
 import { evalCommand } from './eval.ts';
 import { gradsCommand } from './grads.ts';
@@ -24,6 +25,8 @@ commands:
                          linear phone/speaker probes, trained vs random init
   grads --weights W.safetensors --batch X.safetensors --out G.safetensors [--config FILE] [--json]
                          loss and parameter gradients for given weights and batch (interop check)
+  batches --out DIR --steps N [--resume] [--preset …] [--data …]
+                         a run's training batch stream on stdout (for interop/pytorch/train_ddp.py)
   bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
                          kernel and end-to-end benchmarks
   --version              print the version
@@ -64,6 +67,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   train: trainCommand,
   eval: evalCommand,
   grads: gradsCommand,
+  batches: batchesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

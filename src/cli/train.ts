@@ -10,8 +10,7 @@
 // Failure policy: a non-finite loss stops the run WITHOUT saving (the last good checkpoint stays);
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
 import { parseArgs } from 'node:util';
-import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
-import { subSeed } from '../cpc/data/rng.ts';
+import type { WindowBatch, WindowSampler, WindowSamplerState } from '../cpc/data/batcher.ts';
 import { framesPerWindow } from '../cpc/config.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
 import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
@@ -27,7 +26,7 @@ import { prepareRunFolder } from './runFolder.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
 import { createProgress } from './progress.ts';
-import { resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
+import { resolveTrainSetup, SAMPLER_META_KEY, trainSampler, type TrainSetup } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
 
 /** Steps over which metrics.jsonl's steps_per_s is measured. */
@@ -50,9 +49,6 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --probe / --no-probe        run the linear probes (trained vs random init) at the end (default off)
   --json                      last stdout line: a JSON summary
 `;
-
-/** Seed tag of the training batch stream (distinct from the model init's use of config.seed). */
-const SAMPLER_SEED_TAG = 0xda7a;
 
 /** Exit code after a stop signal (128 + its number), as shells report it: Ctrl-C 130, SIGTERM 143. */
 const EXIT_AFTER: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -140,7 +136,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // device exists. (Should loading the data fail, the lock goes with the process: RunLock's exit hook.)
   const runLock = await prepareRunFolder(setup.outDir, note);
   const dataset = await loadDataset(setup.data, note);
-  const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+  const sampler = trainSampler(dataset, config);
   if (setup.resume) sampler.setState(setup.resume.sampler);
 
   let ctx: GpuContext | null = null;

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { ConfigError, configFromObject, PRESET_NAMES, resolveConfig, type CpcTrainConfig, type PresetName } from '../cpc/config.ts';
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
-import type { WindowSamplerState } from '../cpc/data/batcher.ts';
+import { WindowSampler, type WindowSamplerState } from '../cpc/data/batcher.ts';
+import type { Dataset } from '../cpc/data/dataset.ts';
+import { subSeed } from '../cpc/data/rng.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
 import { configFromFileObject, readConfigObject } from './configFile.ts';
@@ -17,6 +19,14 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const METRICS_FILE = 'metrics.jsonl';
 /** Checkpoint metadata key holding the WindowSampler state after the checkpoint's last step. */
 export const SAMPLER_META_KEY = 'cpc.sampler';
+
+/** Seed tag of the training batch stream (distinct from the model init's use of config.seed). */
+const SAMPLER_SEED_TAG = 0xda7a;
+
+/** The training batch stream of a run (`train` consumes it; `batches` hands it to other trainers). */
+export function trainSampler(dataset: Dataset, config: CpcTrainConfig): WindowSampler {
+  return new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+}
 
 export interface TrainFlags {
   preset?: string;
