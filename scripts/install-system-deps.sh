@@ -28,17 +28,20 @@ have_lavapipe() {
 }
 have_chromium() { command -v chromium >/dev/null 2>&1; }
 have_torch() { /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; }
+# GNU time measures the peak RSS of CLI runs in the bad-input tests (in Debian's base image, but not guaranteed).
+have_gnu_time() { [ -x /usr/bin/time ]; }
 
 need=0
 have_lavapipe || need=1
 if [ $want_chromium = 1 ] && ! have_chromium; then need=1; fi
 if [ $want_torch = 1 ] && ! have_torch; then need=1; fi
+have_gnu_time || need=1
 [ $need = 0 ] && { echo "system deps: ok (lavapipe $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)${want_chromium:+, chromium}${want_torch:+, python3-torch})"; exit 0; }
 
 if [ "$(id -u)" != 0 ]; then
   echo "cpc-webgpu needs system packages; run as root:" >&2
   echo "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list" >&2
-  echo "  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1 && apt-get install -y chromium" >&2
+  echo "  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1 && apt-get install -y chromium time" >&2
   echo "  apt-get install -y --no-install-recommends python3-torch python3-numpy   # PyTorch interop tests" >&2
   exit 1
 fi
@@ -55,4 +58,5 @@ fi
 if [ $want_torch = 1 ] && ! have_torch; then
   apt-get install -y -q --no-install-recommends python3-torch python3-numpy
 fi
+have_gnu_time || apt-get install -y -q --no-install-recommends time
 echo "system deps: installed (lavapipe $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))"
