@@ -13,21 +13,22 @@ import { PRESETS, resolveConfig, type CpcTrainConfig } from '../src/cpc/config.t
 import { initParams, packParams, paramLayout } from '../src/cpc/params.ts';
 import { DATA_META_KEY } from '../src/cli/data.ts';
 import { SAMPLER_META_KEY } from '../src/cli/trainSetup.ts';
-import { cliBounded, type BoundedResult } from './helpers/cliBounded.ts';
+import { cliMeasured, type MeasuredResult } from './helpers/cliMeasured.ts';
 
-// Limits. Wall clock: a refusal before the device is ~1 s on an idle machine (tsx start-up included);
-// 60 s leaves room for a loaded 2-core machine and a cold tsx cache, and is still a hang detector (the
+// Limits. Wall clock: a refusal before the device is ~1 s on an idle machine (Node start-up included);
+// 60 s leaves room for a loaded 2-core machine, and is still a hang detector (the
 // 10,000-layer config took > 150 s before the fix). After the device: trainer set-up compiles shaders
 // on lavapipe (seconds to a minute cold). RSS measured: ~95 MiB for a refusal before the device,
 // ~290 MiB after it (Dawn + lavapipe; a whole 2-step tiny run peaks at ~560 MiB); the limits are ~4× /
 // ~5× the refusals, far below the GBs an unbounded read reaches.
-const PRE_DEVICE = { timeoutMs: 60_000, maxRssKiB: 400 * 1024 };
-const ON_DEVICE = { timeoutMs: 180_000, maxRssKiB: 1536 * 1024 };
+const PRE_DEVICE = { timeoutMs: 60_000, killAboveRssBytes: 400 * 2 ** 20 };
+const ON_DEVICE = { timeoutMs: 180_000, killAboveRssBytes: 1536 * 2 ** 20 };
 
 /** Refused: non-zero exit, one `error:` line naming `names` and matching `pattern`, no stack trace. */
-function expectRefusal(r: BoundedResult, names: string, pattern: RegExp): void {
+function expectRefusal(r: MeasuredResult, names: string, pattern: RegExp): void {
   const what = `stderr: ${r.stderr}\nstdout: ${r.stdout}`;
-  expect(r.killed, what).toBeNull();
+  expect(r.killed, what).toBe(false);
+  expect(r.killedForMemory, what).toBe(false);
   expect(r.signal, what).toBeNull();
   expect(r.code, what).not.toBe(0);
   const lines = r.stderr.trim().split('\n').filter(Boolean);
@@ -36,9 +37,9 @@ function expectRefusal(r: BoundedResult, names: string, pattern: RegExp): void {
   expect(lines[0]).toContain(names);
   expect(lines[0]).toMatch(pattern);
   expect(r.stderr + r.stdout).not.toMatch(/^\s+at /m);
-  // The RSS bound is only a bound if it was measured.
-  expect(r.peakRssKiB).toBeGreaterThan(0);
-  peaks.push(r.peakRssKiB);
+  // The RSS bound is only a bound if it was measured (NaN when GNU time wrote no report).
+  expect(r.maxRssBytes).toBeGreaterThan(0);
+  peaks.push(r.maxRssBytes / 1024);
 }
 
 const peaks: number[] = [];
@@ -80,7 +81,7 @@ describe('crafted configs: train --config', () => {
       const dir = await mkdtemp(join(root, 'cfg-'));
       const file = join(dir, 'config.json');
       await writeFile(file, JSON.stringify(c.config));
-      const r = await cliBounded(['train', '--config', file, '--steps', '2', '--out', join(dir, 'run')], PRE_DEVICE);
+      const r = await cliMeasured(['train', '--config', file, '--steps', '2', '--out', join(dir, 'run')], PRE_DEVICE);
       expectRefusal(r, c.field, c.says);
       // The one line names the file too.
       expect(r.stderr).toContain(file);
@@ -142,7 +143,7 @@ describe('crafted checkpoints: train --resume and eval --checkpoint', () => {
         const file = join(dir, 'checkpoint.safetensors');
         await writeFile(file, c.bytes());
         const args = cmd === 'resume' ? ['train', '--out', dir, '--resume', '--steps', '3'] : ['eval', '--checkpoint', file, '--max-windows', '8'];
-        expectRefusal(await cliBounded(args, bounds), file, c.says);
+        expectRefusal(await cliMeasured(args, bounds), file, c.says);
       }, bounds.timeoutMs + 10_000);
     }
   }
@@ -150,19 +151,19 @@ describe('crafted checkpoints: train --resume and eval --checkpoint', () => {
   it('the untouched crafted checkpoint is accepted (the table above edits one thing each)', async () => {
     const dir = await mkdtemp(join(root, 'ckpt-ok-'));
     await writeFile(join(dir, 'checkpoint.safetensors'), craftedCheckpoint());
-    const r = await cliBounded(['train', '--out', dir, '--resume', '--steps', '3'], ON_DEVICE);
+    const r = await cliMeasured(['train', '--out', dir, '--resume', '--steps', '3'], ON_DEVICE);
     expect(r.code, r.stderr).toBe(0);
   }, ON_DEVICE.timeoutMs + 10_000);
 });
 
 describe('other subcommands', () => {
   it('bench --only with an unknown suite is one line listing the suites', async () => {
-    expectRefusal(await cliBounded(['bench', '--only', 'nope'], PRE_DEVICE), '--only', /unknown suite 'nope' \(known: conv, gru, infonce/);
+    expectRefusal(await cliMeasured(['bench', '--only', 'nope'], PRE_DEVICE), '--only', /unknown suite 'nope' \(known: conv, gru, infonce/);
   }, PRE_DEVICE.timeoutMs + 10_000);
 
   it('grads -h does not crash (help text or a one-line usage error, no stack trace)', async () => {
-    const r = await cliBounded(['grads', '-h'], PRE_DEVICE);
-    expect(r.killed).toBeNull();
+    const r = await cliMeasured(['grads', '-h'], PRE_DEVICE);
+    expect(r.killed).toBe(false);
     expect(r.signal).toBeNull();
     expect(r.stderr + r.stdout).not.toMatch(/^\s+at /m);
     if (r.code !== 0) expect(r.stderr.trim().split('\n')).toHaveLength(1);
