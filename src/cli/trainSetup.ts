@@ -8,8 +8,9 @@ import { ConfigError, configFromObject, PRESET_NAMES, type CpcTrainConfig } from
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
 import type { WindowSamplerState } from '../cpc/data/batcher.ts';
+import type { PackSamplerState } from '../cpc/data/packSampler.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
-import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
+import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataFlags, sameDataSpec, type DataSpec } from './data.ts';
 import { readConfigObject } from './configFile.ts';
 import { UsageError } from './usage.ts';
 
@@ -22,6 +23,10 @@ export interface TrainFlags {
   preset?: string;
   config?: string;
   data?: string;
+  split?: string;
+  trainList?: string;
+  valList?: string;
+  dataMemory?: string;
   steps?: number;
   seed?: number;
   out?: string;
@@ -42,7 +47,7 @@ export interface TrainSetup {
   /** Step to stop at. */
   targetStep: number;
   /** On resume: the checkpoint bytes (to load into the trainer) and the sampler state. */
-  resume: { bytes: Uint8Array; sampler: WindowSamplerState } | null;
+  resume: { bytes: Uint8Array; sampler: WindowSamplerState | PackSamplerState } | null;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -81,19 +86,24 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   return { config, label };
 }
 
-function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState {
+function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState | PackSamplerState {
   const text = meta[SAMPLER_META_KEY];
   const fail = (why: string): never => {
     throw new CheckpointError('resume', `${source}: ${why}; it was not written by \`cpc-webgpu train\`, so the batch stream cannot be resumed`);
   };
   if (text === undefined) fail(`no '${SAMPLER_META_KEY}' metadata (data sampler state)`);
-  let s: Partial<WindowSamplerState>;
+  let s: Partial<PackSamplerState>;
   try {
-    s = JSON.parse(text!) as Partial<WindowSamplerState>;
+    s = JSON.parse(text!) as Partial<PackSamplerState>;
   } catch {
     return fail(`'${SAMPLER_META_KEY}' metadata is not valid JSON`);
   }
   if (!s || typeof s.rng !== 'number' || !Number.isInteger(s.batches) || s.batches! < 0) fail(`'${SAMPLER_META_KEY}' metadata is not a sampler state`);
+  // A corpus run's sampler also records its pack position (checked against the packs once they are planned).
+  if (s.pack !== undefined || s.packBatch !== undefined) {
+    if (!Number.isInteger(s.pack) || s.pack! < 0 || !Number.isInteger(s.packBatch) || s.packBatch! < 0) fail(`'${SAMPLER_META_KEY}' metadata has an invalid pack position`);
+    return { rng: s.rng!, batches: s.batches!, pack: s.pack!, packBatch: s.packBatch! };
+  }
   return { rng: s.rng!, batches: s.batches! };
 }
 
@@ -116,7 +126,11 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
     }
     const saved = dataSpecFromMetadata(info.metadata, checkpointPath);
     if (!saved) throw new CheckpointError('resume', `${checkpointPath}: no '${DATA_META_KEY}' metadata (dataset spec); cannot resume the batch stream`);
-    if (flags.data !== undefined && !sameDataSpec(parseDataArg(flags.data), saved)) {
+    const dataFlags = { data: flags.data, split: flags.split, trainList: flags.trainList, valList: flags.valList, dataMemory: flags.dataMemory };
+    if (flags.data === undefined && Object.values(dataFlags).some((v) => v !== undefined)) {
+      throw new UsageError('--resume', `data flags without --data cannot change the data of a run; drop them to resume`);
+    }
+    if (flags.data !== undefined && !sameDataSpec(parseDataFlags(dataFlags), saved)) {
       throw new UsageError('--data', `'${flags.data}' differs from the data this run was trained on (${describeDataSpec(saved)}); drop --data to resume`);
     }
     return {
@@ -126,7 +140,7 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
   }
 
   const { config, label } = await freshConfig(flags);
-  const data = parseDataArg(flags.data);
+  const data = parseDataFlags({ data: flags.data, split: flags.split, trainList: flags.trainList, valList: flags.valList, dataMemory: flags.dataMemory });
   if (!flags.overwrite && (await exists(checkpointPath))) {
     throw new UsageError('--out', `${checkpointPath} already exists; pass --resume to continue that run or --overwrite to start over`);
   }

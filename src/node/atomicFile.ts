@@ -6,6 +6,7 @@
 // before the data), rename it over the target, then fsync the directory (so the rename itself
 // survives a power loss). A reader sees the old file or the new one, never a mix.
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -66,7 +67,9 @@ export class FileTooLargeError extends Error {
  */
 export async function readFileLimited(path: string, maxBytes: number): Promise<Uint8Array> {
   if (!(maxBytes >= 0)) throw new RangeError(`readFileLimited: maxBytes must be a non-negative number, got ${maxBytes}`);
-  const handle = await open(path, 'r');
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the type check
+  // below then refuses it. (No effect on regular files.)
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new Error(`${path} is not a regular file`);

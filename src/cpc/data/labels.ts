@@ -8,7 +8,7 @@ import { DatasetError } from './dataset.ts';
  * ("take1.wav" → "take1").
  */
 export function speakerFromFilename(file: string): string {
-  const stem = file.replace(/\.wav$/i, '');
+  const stem = file.replace(/\.(wav|flac)$/i, '');
   const cut = stem.search(/[_-]/);
   return cut > 0 ? stem.slice(0, cut) : stem;
 }
