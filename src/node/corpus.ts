@@ -11,7 +11,7 @@
 //   the probes get a bounded, seeded subset of each split decoded as float32.
 import { join } from 'node:path';
 import { DatasetError, splitBySpeaker, SAMPLE_RATE, type Dataset, type Split, type Utterance } from '../cpc/data/dataset.ts';
-import { parseSpeakerLabels, speakerFromFilename } from '../cpc/data/labels.ts';
+import { checkLabelsCover, parseSpeakerLabels, speakerFromFilename } from '../cpc/data/labels.ts';
 import { Rng, subSeed } from '../cpc/data/rng.ts';
 import { AudioFileError, decodeAudioFile } from './audioFile.ts';
 import { CorpusPackSource, memoryPlan, planPacks } from './corpusPacks.ts';
@@ -189,14 +189,4 @@ export async function openCorpus(dir: string, opts: CorpusOptions = {}): Promise
       return { name: `corpus:${dir}`, sampleRate: SAMPLE_RATE, numSpeakers: speakerNames.length, speakerNames, utterances: (s: Split) => sets[s] };
     },
   };
-}
-
-/** labels.csv rows must name files of the corpus: a typo or a case mismatch would silently mislabel speakers. */
-export function checkLabelsCover(labels: Map<string, string>, files: readonly string[], source: string): void {
-  const present = new Set(files);
-  const missing = [...labels.keys()].filter((f) => !present.has(f));
-  if (missing.length === 0) return;
-  const lower = new Map(files.map((f) => [f.toLowerCase(), f]));
-  const hint = lower.get(missing[0]!.toLowerCase());
-  throw new DatasetError('labels.csv', `${source}: ${missing.length} row${missing.length > 1 ? 's name' : ' names'} no audio file of the corpus (${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ', …' : ''})${hint ? `; did you mean '${hint}'?` : ''}`);
 }

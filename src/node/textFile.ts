@@ -12,7 +12,7 @@ export async function readTextFile(path: string, maxBytes: number, op: string, o
   } catch (e) {
     if (opts.optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     if (e instanceof FileTooLargeError) throw new DatasetError(op, `'${path}' is ${e.size} bytes, more than ${maxBytes}`);
-    throw new DatasetError(op, `cannot read '${path}': ${fsReason(e)}`);
+    throw new DatasetError(op, `cannot read '${path}': ${fsReason(e).replace(`${path} is `, '')}`);
   }
   return new TextDecoder('utf-8').decode(bytes);
 }

@@ -69,3 +69,13 @@ export function parseSpeakerLabels(text: string, source = 'labels.csv'): Map<str
   }
   return map;
 }
+
+/** labels.csv rows must name files of the corpus: a typo or a case mismatch would silently mislabel speakers. */
+export function checkLabelsCover(labels: Map<string, string>, files: readonly string[], source: string): void {
+  const present = new Set(files);
+  const missing = [...labels.keys()].filter((f) => !present.has(f));
+  if (missing.length === 0) return;
+  const lower = new Map(files.map((f) => [f.toLowerCase(), f]));
+  const hint = lower.get(missing[0]!.toLowerCase());
+  throw new DatasetError('labels.csv', `${source}: ${missing.length} row${missing.length > 1 ? 's name' : ' names'} no audio file of the corpus (${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ', …' : ''})${hint ? `; did you mean '${hint}'?` : ''}`);
+}
