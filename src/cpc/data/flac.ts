@@ -118,7 +118,10 @@ async function decodePass(bytes: Uint8Array, info: FlacInfo, name: string, maxFr
     const C = r.channelData.length;
     out.set(r.channelData[0]!.subarray(0, n));
     for (let c = 1; c < C; c++) { const ch = r.channelData[c]!; for (let i = 0; i < n; i++) out[i]! += ch[i]!; }
-    if (C > 1) for (let i = 0; i < n; i++) out[i]! /= C;
+    // The decoder scales integers by 1 / (2^(bits−1) − 1) (measured: 16-bit 1 → 1/32767, −32768 →
+    // −1.00003); WAV input and the int16 packs use 1 / 2^(bits−1), so rescale (and take the channel mean).
+    const scale = (1 - 2 ** (1 - info.bitsPerSample)) / C;
+    for (let i = 0; i < n; i++) out[i]! *= scale;
     frames += n;
     sink(out);
   };
