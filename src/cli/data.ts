@@ -107,9 +107,8 @@ export function sameDataSpec(a: DataSpec, b: DataSpec): boolean {
 
 export function describeDataSpec(s: DataSpec): string {
   if (s.kind === 'synthetic') return s.seed === SYNTHETIC_SEED ? 'synthetic' : `synthetic:${s.seed}`;
-  if (s.kind === 'wav') return s.dir;
-  const split = s.trainList || s.valList ? 'lists' : `split ${s.split}`;
-  return `${s.dir} (${split}, data memory ${(s.memory / 2 ** 20).toFixed(0)} MiB)`;
+  // The split and the memory budget are in the data summary line printed when the corpus opens.
+  return s.dir;
 }
 
 /** The training batch stream: in-memory (synthetic, legacy WAV runs) or packs of a corpus. */
@@ -138,6 +137,7 @@ export async function openTrainData(spec: DataSpec, opts: { B: number; L: number
   if (spec.kind === 'corpus') {
     const corpus = await openCorpus(spec.dir, corpusOptions(spec, log));
     const source = corpus.packSource(opts.B, opts.L);
+    log(`data: split ${spec.trainList || spec.valList ? 'from lists' : `by ${spec.split}`}, --data-memory ${(spec.memory / 2 ** 20).toFixed(0)} MiB`);
     if (source.packCount > 1) log(`data: ${source.packCount} packs of ≤ ${(spec.memory * 3 / 8 / 2 ** 20).toFixed(0)} MiB (int16), the next decoded while the current one trains`);
     const sampler = new PackSampler(source, opts) as BatchSampler;
     return { sampler, probeDataset: () => corpus.probeDataset() };
