@@ -171,7 +171,9 @@ describe('labels.csv (issue 11 items 9, 10)', () => {
     await expect(openCorpus(fifo, { cacheDir: null, ...quiet })).rejects.toThrow(/cannot read '.*labels-fifo\/labels\.csv'.*not a regular file/);
     await expect(loadWavFolder(fifo)).rejects.toThrow(/not a regular file/);
     // The same for a list file.
-    await expect(openCorpus(fifo.replace('fifo', 'dir'), { cacheDir: null, trainList: join(fifo, 'labels.csv'), ...quiet })).rejects.toThrow(DatasetError);
+    const plain = await mk('plain');
+    await expect(openCorpus(plain, { cacheDir: null, trainList: join(fifo, 'labels.csv'), ...quiet })).rejects.toThrow(/--train-list: cannot read '.*labels-fifo\/labels\.csv': not a regular file/);
+    await expect(openCorpus(plain, { cacheDir: null, valList: plain, ...quiet })).rejects.toThrow(/--val-list: cannot read '.*plain': not a regular file/);
 
     if (process.getuid?.() !== 0) {
       const locked = await mk('labels-locked');
