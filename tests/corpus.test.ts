@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/cpc/data/dataset.ts';
-import { PackSampler } from '../src/cpc/data/packSampler.ts';
+import { PackSampler, toInt16 } from '../src/cpc/data/packSampler.ts';
+import { decodeAudioFile } from '../src/node/audioFile.ts';
 import { openCorpus } from '../src/node/corpus.ts';
 import { loadWavFolder } from '../src/node/wavFolder.ts';
 import { encodeVariant, speakerSignal, writeCorpusTree, type TreeFile, type Variant } from './helpers/corpusTree.ts';
@@ -184,6 +185,24 @@ describe('labels.csv (issue 11 items 9, 10)', () => {
 });
 
 describe('packs', () => {
+  it('hold every file as int16: 16-bit 16 kHz mono WAVs copied as stored equal the decoded path', async () => {
+    const c = await openCorpus(tree, { cacheDir: cache(), ...quiet });
+    const src = c.packSource(1, 1000);
+    expect(src.packCount).toBe(1);
+    const pack = await src.load(0);
+    let copied = 0;
+    for (let i = 0; i < pack.ids.length; i++) {
+      const e = c.train.find((x) => x.path === pack.ids[i])!;
+      const d = await decodeAudioFile(join(tree, e.path), e.path, 1e9, 1e9);
+      const want = new Int16Array(d.samples.length);
+      toInt16(d.samples, want, 0);
+      expect(pack.lengths[i]).toBe(want.length);
+      expect(pack.audio.subarray(pack.offsets[i]!, pack.offsets[i]! + want.length)).toEqual(want);
+      if (e.format === 'wav' && e.bitsPerSample === 16 && e.channels === 1 && e.sampleRate === 16000) copied++;
+    }
+    expect(copied).toBeGreaterThan(0);
+  });
+
   it('cycle within a tiny budget, and a sampler restored mid-pack continues the exact stream', async () => {
     // 128 KiB of --data-memory → packs of 24 Ki samples (memoryPlan: 3/8 each): about five 0.25 s
     // utterances per pack, so the ~22-file train split needs several packs and 30 batches cross

@@ -101,6 +101,27 @@ export async function probeAudioFile(path: string, rel: string, maxFileBytes: nu
   }
 }
 
+/**
+ * The samples of a 16 kHz mono 16-bit PCM WAV as stored (little-endian int16), or null for any other
+ * format. What LibriSpeech-style corpora converted to WAV hold: copying them skips the float round trip
+ * (bitwise the same values: v / 32768 · 32768 = v) and is ~100× faster than decoding.
+ */
+export async function readPcm16Mono(path: string, rel: string, maxFileBytes: number): Promise<Int16Array | null> {
+  if (formatOf(rel) !== 'wav') return null;
+  try {
+    const bytes = await readFileLimited(path, maxFileBytes);
+    const info = probeWav(bytes, bytes.length, rel);
+    if (info.encoding !== 'pcm' || info.bitsPerSample !== 16 || info.channels !== 1 || info.sampleRate !== SAMPLE_RATE) return null;
+    const out = new Int16Array(info.frames);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + info.dataStart, info.frames * 2);
+    for (let i = 0; i < out.length; i++) out[i] = view.getInt16(2 * i, true);
+    return out;
+  } catch (e) {
+    if (e instanceof WavError) throw new AudioFileError(rel, e.reason);
+    throw new AudioFileError(rel, reasonOf(e));
+  }
+}
+
 /** The file's audio at 16 kHz mono, float32; a decode notice (truncation, corrupt frames) when there is one. */
 export async function decodeAudioFile(path: string, rel: string, maxFileBytes: number, maxSeconds: number): Promise<{ samples: Float32Array; notice?: string }> {
   try {

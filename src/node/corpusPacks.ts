@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AudioPack, PackSource } from '../cpc/data/packSampler.ts';
 import { toInt16 } from '../cpc/data/packSampler.ts';
 import { DatasetError } from '../cpc/data/dataset.ts';
-import { AudioFileError, decodeAudioFile } from './audioFile.ts';
+import { AudioFileError, decodeAudioFile, readPcm16Mono } from './audioFile.ts';
 import type { CorpusEntry } from './corpusScan.ts';
 
 export interface MemoryPlan {
@@ -137,6 +137,15 @@ export class CorpusPackSource implements PackSource {
       indices[i] = start + i;
       await yieldToLoop();
       try {
+        const pcm = e.format === 'wav' && e.bitsPerSample === 16 && e.channels === 1 && e.sampleRate === 16000
+          ? await readPcm16Mono(join(this.o.dir, e.path), e.path, this.o.maxFileBytes) : null;
+        if (pcm) {
+          const len = Math.min(pcm.length, e.samples);
+          audio.set(pcm.subarray(0, len), at);
+          lengths[i] = len;
+          at += e.samples;
+          continue;
+        }
         const d = await decodeAudioFile(join(this.o.dir, e.path), e.path, this.o.maxFileBytes, Number.POSITIVE_INFINITY);
         // The scan's length is what the pack was sized for; a file that decodes longer (it changed
         // since the scan) is cut to it, shorter (truncated, corrupt frames) keeps what was decoded.

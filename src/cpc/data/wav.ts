@@ -181,6 +181,9 @@ export interface WavInfo {
   bitsPerSample: number;
   /** Whole sample frames in the data chunk (clipped to the file). */
   frames: number;
+  encoding: 'pcm' | 'float';
+  /** Byte offset of the first sample frame. */
+  dataStart: number;
 }
 
 /**
@@ -191,7 +194,7 @@ export function probeWav(head: Uint8Array, fileSize: number, name: string): WavI
   const layout = parseLayout(head, name, fileSize);
   const frames = layout.dataBytes / layout.blockAlign;
   if (frames === 0) throw new WavError('decodeWav', name, `no audio samples (data chunk holds ${layout.dataBytes} bytes)`);
-  return { sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.bits, frames };
+  return { sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.bits, frames, encoding: layout.encoding, dataStart: layout.dataStart };
 }
 
 /** A canonical little-endian RIFF/WAVE header for `dataBytes` bytes of `layout`'s format. */
