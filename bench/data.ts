@@ -5,6 +5,8 @@
 //   data.batches        WindowSampler.next() for the small shape (B = 8, L = 20480); `batches_per_s`
 //   data.wav.decode     decodeWav of a 44.1 kHz 16-bit stereo file (mix + resample); `ms_per_audio_s`
 //   data.probe.train    trainLinearProbe (default options) on N frames × D features, K classes
+//   data.corpus.*       a generated corpus on disk at two sizes: scan time, windows/s from packs vs the
+//                       small step rate, peak RSS vs --data-memory (bench/corpus.ts)
 // The consumed side (steps/s of the trainer at the same B and L) is measured next to the produced
 // rate in the same run by `bench --e2e` (`data_batches_per_s`, `data_headroom`).
 import * as wavefileModule from 'wavefile';
@@ -13,6 +15,7 @@ import { Rng } from '../src/cpc/data/rng.ts';
 import { createSyntheticDataset, synthesizeUtterance, syntheticInventory } from '../src/cpc/data/synthetic.ts';
 import { decodeWav } from '../src/cpc/data/wav.ts';
 import { trainLinearProbe } from '../src/cpc/probe.ts';
+import { corpusRows } from './corpus.ts';
 import { median } from './timing.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
@@ -91,6 +94,7 @@ export const dataSuite: BenchSuite = {
       rows.push(makeResult({ name: 'data.probe.train', shape: { N, D, K }, ms, peak: b.peak }));
       b.log(`data.probe.train N=${N} D=${D} K=${K}: ${(ms / 1000).toFixed(2)} s`);
     }
+    rows.push(...(await corpusRows(b)));
     return rows;
   },
 };

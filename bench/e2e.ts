@@ -9,7 +9,7 @@ import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
-async function measurePreset(b: BenchContext, name: PresetName, steps: number, withPeer: boolean): Promise<BenchResult> {
+export async function measurePreset(b: BenchContext, name: PresetName, steps: number, withPeer: boolean): Promise<BenchResult> {
   const cfg = resolveConfig(name);
   const ds = createSyntheticDataset({ seed: 1, speakers: 4, utterancesPerSpeaker: 3 });
   const sampler = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed: 1 });

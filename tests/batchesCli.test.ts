@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { readCheckpointInfo } from '../src/cpc/checkpoint.ts';
 import { resolveConfig } from '../src/cpc/config.ts';
 import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
-import { trainSampler } from '../src/cli/trainSetup.ts';
+import { parseDataArg } from '../src/cli/data.ts';
+import { openRunData } from '../src/cli/trainSetup.ts';
 import { BIN, cli } from './helpers/cli.ts';
 
 /** Runs the command, returning stdout as bytes (the stream is binary). */
@@ -48,15 +49,15 @@ describe('cpc-webgpu batches', () => {
     expect(fresh.code, fresh.stderr).toBe(0);
     const a = parseStream(fresh.out, cfg.batchSize, cfg.window);
     expect(a.header).toMatchObject({ format: 'cpc-webgpu.batches.v1', B: 8, L: 10240, start_step: 0, target_step: 2 });
-    const want = trainSampler(createSyntheticDataset({ seed: 0 }), cfg);
+    const want = (await openRunData(parseDataArg('synthetic'), cfg, () => {})).sampler;
     for (const s of a.steps) {
-      expect(Array.from(s.signal)).toEqual(Array.from(want.next().signal));
+      expect(Array.from(s.signal)).toEqual(Array.from((await want.next()).signal));
       expect(s.sampler).toEqual(want.getState());
     }
     expect(a.steps.map((s) => s.step)).toEqual([1, 2]);
     const info = readCheckpointInfo(new Uint8Array(await readFile(join(dir, 'checkpoint.safetensors'))));
     expect(info.step).toBe(0);
-    expect(JSON.parse(info.metadata['cpc.sampler']!)).toEqual({ rng: trainSampler(createSyntheticDataset({ seed: 0 }), cfg).getState().rng, batches: 0 });
+    expect(JSON.parse(info.metadata['cpc.sampler']!)).toEqual({ rng: (await openRunData(parseDataArg('synthetic'), cfg, () => {})).sampler.getState().rng, batches: 0 });
     // --resume from the step-0 checkpoint: the same stream again.
     const again = parseStream((await streamOf(['batches', '--out', dir, '--resume', '--steps', '1'])).out, cfg.batchSize, cfg.window);
     expect(again.header.start_step).toBe(0);

@@ -9,7 +9,8 @@ import { configFromObject, paramShapes } from '../src/cpc/config.ts';
 import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
 import { initParams } from '../src/cpc/params.ts';
 import { parseSafetensors, type SafeTensor } from '../src/cpc/safetensors.ts';
-import { trainSampler } from '../src/cli/trainSetup.ts';
+import { parseDataArg } from '../src/cli/data.ts';
+import { openRunData } from '../src/cli/trainSetup.ts';
 import { adamStep, cpcLossAndGrads, globalNormClip, lrSchedule } from './reference/index.ts';
 import { oracleConfig } from './helpers/oracleConfig.ts';
 import { cli, lastJson } from './helpers/cli.ts';
@@ -138,10 +139,10 @@ describe.skipIf(missing !== null)(`PyTorch DDP round trip (interop/pytorch/train
     const p = names.map((n) => Float64Array.from(initParams(cfg, cfg.seed).get(n)!));
     const m = p.map((a) => new Float64Array(a.length));
     const v = p.map((a) => new Float64Array(a.length));
-    const sampler = trainSampler(createSyntheticDataset({ seed: 0 }), cfg);
+    const { sampler } = await openRunData(parseDataArg('synthetic'), cfg, () => {});
     let clipped = 0;
     for (let step = 1; step <= 2; step++) {
-      const signal = Float64Array.from(sampler.next().signal);
+      const signal = Float64Array.from((await sampler.next()).signal);
       const { grads } = cpcLossAndGrads(signal, new Map(names.map((n, i) => [n, p[i]!])), oracleConfig(cfg, step));
       const g = names.map((n) => grads.get(n)!);
       if (globalNormClip(g, o.maxGradNorm!).scale < 1) clipped++;

@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { encodeCheckpoint } from '../cpc/checkpoint.ts';
 import { initParams, packParams, paramLayout } from '../cpc/params.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
-import { DATA_META_KEY, loadDataset } from './data.ts';
-import { resolveTrainSetup, SAMPLER_META_KEY, trainSampler } from './trainSetup.ts';
+import { DATA_META_KEY } from './data.ts';
+import { openRunData, resolveTrainSetup, SAMPLER_META_KEY } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
 
 export const BATCHES_FORMAT = 'cpc-webgpu.batches.v1';
@@ -59,7 +59,7 @@ export async function batchesCommand(argv: string[]): Promise<number> {
   });
   const note = (msg: string) => process.stderr.write(`${msg}\n`);
   const { config } = setup;
-  const sampler = trainSampler(await loadDataset(setup.data, note), config);
+  const { sampler } = await openRunData(setup.data, config, note);
   if (setup.resume) sampler.setState(setup.resume.sampler);
   else {
     const layout = paramLayout(config);
@@ -80,7 +80,7 @@ export async function batchesCommand(argv: string[]): Promise<number> {
   try {
     await writeOut(`${JSON.stringify({ format: BATCHES_FORMAT, B, L, start_step: setup.startStep, target_step: setup.targetStep, checkpoint: setup.checkpointPath })}\n`);
     for (let step = setup.startStep + 1; step <= setup.targetStep && !closed; step++) {
-      const batch = sampler.next();
+      const batch = await sampler.next();
       await writeOut(`${JSON.stringify({ step, sampler: sampler.getState() })}\n`);
       await writeOut(new Uint8Array(batch.signal.buffer, batch.signal.byteOffset, batch.signal.byteLength));
     }

@@ -10,13 +10,15 @@ import { CpcTrainer } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice } from '../node/device.ts';
 import { readConfigFile } from './configFile.ts';
-import { dataSpecFromMetadata, describeDataSpec, loadDataset, parseDataArg } from './data.ts';
+import { dataSpecFromMetadata, describeDataSpec, loadDataset, parseDataArg, parseDataFlags } from './data.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
 import { intFlag, UsageError } from './usage.ts';
 
 export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
   --checkpoint FILE           a checkpoint written by \`cpc-webgpu train\` (config read from it)
-  --data synthetic|DIR        data to probe on (default: the checkpoint's training data)
+  --data synthetic|DIR        data to probe on (default: the checkpoint's training data); a corpus
+                              folder of .wav/.flac files as in \`train --data\`
+  --split, --train-list, --val-list, --data-memory   as for train (with --data DIR)
   --config FILE.json          the model config, for weights-only files (default: the checkpoint's)
   --max-windows N             cap on windows per split fed to the encoder (default 600 train / 300 test)
   --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, …}
@@ -28,6 +30,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
     options: {
       checkpoint: { type: 'string' },
       data: { type: 'string' },
+      split: { type: 'string' },
+      'train-list': { type: 'string' },
+      'val-list': { type: 'string' },
+      'data-memory': { type: 'string' },
       config: { type: 'string' },
       'max-windows': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -57,7 +63,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   // Every tensor against the config, now rather than after the random-init probes.
   decodeCheckpoint(checkpoint, info.config, paramLayout(info.config), path);
-  const spec = values.data !== undefined ? parseDataArg(values.data) : dataSpecFromMetadata(info.metadata, path) ?? parseDataArg('synthetic');
+  const dataFlags = { data: values.data, split: values.split, trainList: values['train-list'], valList: values['val-list'], dataMemory: values['data-memory'] };
+  const spec = values.data !== undefined || Object.values(dataFlags).some((v) => v !== undefined) ? parseDataFlags(dataFlags) : dataSpecFromMetadata(info.metadata, path) ?? parseDataArg('synthetic');
   const dataset = await loadDataset(spec, note);
   const caps = maxWindows === undefined ? undefined : { train: maxWindows, test: Math.max(1, Math.ceil(maxWindows / 2)) };
 

@@ -10,7 +10,7 @@
 // Failure policy: a non-finite loss stops the run WITHOUT saving (the last good checkpoint stays);
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
 import { parseArgs } from 'node:util';
-import type { WindowBatch, WindowSampler, WindowSamplerState } from '../cpc/data/batcher.ts';
+import type { WindowBatch } from '../cpc/data/batcher.ts';
 import { framesPerWindow } from '../cpc/config.ts';
 import { evaluateProbes } from '../cpc/evaluate.ts';
 import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
@@ -20,13 +20,13 @@ import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice, closeNodeDevice } from '../node/device.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { CpcError, DeviceLostError } from '../runtime/errors.ts';
-import { DATA_META_KEY, describeDataSpec, loadDataset } from './data.ts';
+import { CheckpointError } from '../cpc/safetensors.ts';
+import { DATA_META_KEY, describeDataSpec, type BatchSampler } from './data.ts';
 import { MetricsLog, MetricsWriteError, type MetricsLine } from './metricsLog.ts';
 import { prepareRunFolder } from './runFolder.ts';
-import { CheckpointError } from '../cpc/safetensors.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
 import { createProgress } from './progress.ts';
-import { resolveTrainSetup, SAMPLER_META_KEY, trainSampler, type TrainSetup } from './trainSetup.ts';
+import { openRunData, resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
 
 /** Steps over which metrics.jsonl's steps_per_s is measured. */
@@ -37,7 +37,12 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --config FILE.json          config fields over the preset: {"preset": "small", "channels": 128,
                               "optimizer": {"lr": 5e-4}, …}; every field is in the CpcTrainConfig
                               type, dist/types/cpc/config.d.ts in the installed package
-  --data synthetic|DIR        built-in synthetic speech (default) or a folder of .wav files
+  --data synthetic|DIR        built-in synthetic speech (default) or a corpus folder: .wav/.flac files
+                              at any depth (LibriSpeech: SPEAKER/CHAPTER/UTT.flac; speaker = top folder
+                              or DIR/labels.csv)
+  --split utterance|speaker   seeded held-out split: by utterance (default) or disjoint speakers
+  --train-list F / --val-list F  the split from files (one relative path or sequence name per line)
+  --data-memory SIZE          audio held in memory, e.g. 512MiB, 2GiB (default 1 GiB or 1/4 of RAM)
   --steps N                   train until step N (default: the config's optimizer.totalSteps);
                               also sets the LR schedule's horizon unless the config pins it
   --seed S                    model init and batch-stream seed (default: the config's)
@@ -101,6 +106,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       preset: { type: 'string' },
       config: { type: 'string' },
       data: { type: 'string' },
+      split: { type: 'string' },
+      'train-list': { type: 'string' },
+      'val-list': { type: 'string' },
+      'data-memory': { type: 'string' },
       steps: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
@@ -129,15 +138,22 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const setup = await resolveTrainSetup({
     preset: values.preset, config: values.config, data: values.data, steps, seed, out: values.out,
+    split: values.split, trainList: values['train-list'], valList: values['val-list'], dataMemory: values['data-memory'],
     resume: values.resume, overwrite: values.overwrite,
   });
   const { config } = setup;
   // Created, writable, locked and cleared of dead saves' temp files before the data is read and any
   // device exists. (Should loading the data fail, the lock goes with the process: RunLock's exit hook.)
   const runLock = await prepareRunFolder(setup.outDir, note);
-  const dataset = await loadDataset(setup.data, note);
-  const sampler = trainSampler(dataset, config);
-  if (setup.resume) sampler.setState(setup.resume.sampler);
+  const data = await openRunData(setup.data, config, note);
+  const { sampler } = data;
+  if (setup.resume) {
+    try {
+      sampler.setState(setup.resume.sampler);
+    } catch (e) {
+      throw new CheckpointError('resume', `${setup.checkpointPath}: its sampler state does not fit the data (${(e as Error).message}); was the corpus changed?`);
+    }
+  }
 
   let ctx: GpuContext | null = null;
   let trainer: CpcTrainer | null = null;
@@ -191,6 +207,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
     if (values.probe && !result.interrupted) {
       note('probes: extracting frozen features (trained model) …');
+      const dataset = await data.probeDataset();
       const trained = await evaluateProbes(trainer, dataset, { onProgress: note });
       note('probes: same config, random init …');
       trainer.setParams(initParams(config, config.seed));
@@ -214,7 +231,7 @@ interface LoopOptions {
 }
 
 async function runLoop(
-  ctx: GpuContext, trainer: CpcTrainer, sampler: WindowSampler, setup: TrainSetup, log: MetricsLog, opts: LoopOptions,
+  ctx: GpuContext, trainer: CpcTrainer, sampler: BatchSampler, setup: TrainSetup, log: MetricsLog, opts: LoopOptions,
 ): Promise<RunResult> {
   const { config } = setup;
   const B = config.batchSize, L = config.window;
@@ -288,7 +305,7 @@ async function runLoop(
     await log.append(lines);
   };
 
-  const save = async (state: WindowSamplerState) => {
+  const save = async (state: ReturnType<BatchSampler['getState']>) => {
     // Every metric up to this step must be checked first: a checkpoint is only written when known good.
     await absorb(await trainer.flush());
     await trainer.save(setup.checkpointPath, {
@@ -301,7 +318,7 @@ async function runLoop(
   try {
     if (trainer.stepCount < setup.targetStep) {
       let which = 0;
-      let batch = sampler.next(buffers[which]);
+      let batch = await sampler.next(buffers[which]);
       let state = sampler.getState();
       for (;;) {
         const step = trainer.stepCount + 1;
@@ -312,7 +329,7 @@ async function runLoop(
         if (more) {
           // CPU work while trainStep waits for the GPU: the next batch goes into the other buffer.
           which ^= 1;
-          batch = sampler.next(buffers[which]);
+          batch = await sampler.next(buffers[which]);
           state = sampler.getState();
         }
         await queued;

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { ConfigError, configFromObject, PRESET_NAMES, resolveConfig, type CpcTrainConfig, type PresetName } from '../cpc/config.ts';
 import { readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { CheckpointError } from '../cpc/safetensors.ts';
-import { WindowSampler, type WindowSamplerState } from '../cpc/data/batcher.ts';
-import type { Dataset } from '../cpc/data/dataset.ts';
+import type { WindowSamplerState } from '../cpc/data/batcher.ts';
+import type { PackSamplerState } from '../cpc/data/packSampler.ts';
 import { subSeed } from '../cpc/data/rng.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
-import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, parseDataArg, sameDataSpec, type DataSpec } from './data.ts';
+import { DATA_META_KEY, dataSpecFromMetadata, describeDataSpec, openTrainData, parseDataFlags, sameDataSpec, type DataSpec, type TrainData } from './data.ts';
 import { configFromFileObject, readConfigObject } from './configFile.ts';
 import { UsageError } from './usage.ts';
 
@@ -24,14 +24,18 @@ export const SAMPLER_META_KEY = 'cpc.sampler';
 const SAMPLER_SEED_TAG = 0xda7a;
 
 /** The training batch stream of a run (`train` consumes it; `batches` hands it to other trainers). */
-export function trainSampler(dataset: Dataset, config: CpcTrainConfig): WindowSampler {
-  return new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+export function openRunData(spec: DataSpec, config: CpcTrainConfig, log: (msg: string) => void): Promise<TrainData> {
+  return openTrainData(spec, { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) }, log);
 }
 
 export interface TrainFlags {
   preset?: string;
   config?: string;
   data?: string;
+  split?: string;
+  trainList?: string;
+  valList?: string;
+  dataMemory?: string;
   steps?: number;
   seed?: number;
   out?: string;
@@ -52,7 +56,7 @@ export interface TrainSetup {
   /** Step to stop at. */
   targetStep: number;
   /** On resume: the checkpoint bytes (to load into the trainer) and the sampler state. */
-  resume: { bytes: Uint8Array; sampler: WindowSamplerState } | null;
+  resume: { bytes: Uint8Array; sampler: WindowSamplerState | PackSamplerState } | null;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -117,15 +121,15 @@ function isPresetConfig(config: CpcTrainConfig, preset: PresetName): boolean {
 /** JSON for messages, except numbers (JSON would print Infinity as null). */
 const shownValue = (v: unknown): string => (typeof v === 'number' ? String(v) : String(JSON.stringify(v)));
 
-function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState {
+function samplerStateFrom(meta: Record<string, string>, source: string): WindowSamplerState | PackSamplerState {
   const text = meta[SAMPLER_META_KEY];
   const fail = (why: string): never => {
     throw new CheckpointError('resume', `${source}: ${why}; it was not written by \`cpc-webgpu train\`, so the batch stream cannot be resumed`);
   };
   if (text === undefined) fail(`no '${SAMPLER_META_KEY}' metadata (data sampler state)`);
-  let s: Partial<WindowSamplerState>;
+  let s: Partial<PackSamplerState>;
   try {
-    s = JSON.parse(text!) as Partial<WindowSamplerState>;
+    s = JSON.parse(text!) as Partial<PackSamplerState>;
   } catch {
     return fail(`'${SAMPLER_META_KEY}' metadata is not valid JSON`);
   }
@@ -133,6 +137,11 @@ function samplerStateFrom(meta: Record<string, string>, source: string): WindowS
   // The generator's whole state is one uint32 (data/rng.ts); JSON turns 1e400 into Infinity.
   if (!Number.isInteger(s.rng) || s.rng! < 0 || s.rng! > 0xffffffff) fail(`'${SAMPLER_META_KEY}' rng must be a uint32, got ${shownValue(s.rng)}`);
   if (!Number.isSafeInteger(s.batches) || s.batches! < 0) fail(`'${SAMPLER_META_KEY}' batches must be an integer ≥ 0, got ${shownValue(s.batches)}`);
+  // A corpus run's sampler also records its pack position (checked against the packs once they are planned).
+  if (s.pack !== undefined || s.packBatch !== undefined) {
+    if (!Number.isInteger(s.pack) || s.pack! < 0 || !Number.isInteger(s.packBatch) || s.packBatch! < 0) fail(`'${SAMPLER_META_KEY}' metadata has an invalid pack position`);
+    return { rng: s.rng!, batches: s.batches!, pack: s.pack!, packBatch: s.packBatch! };
+  }
   return { rng: s.rng!, batches: s.batches! };
 }
 
@@ -160,7 +169,11 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
     }
     const saved = dataSpecFromMetadata(info.metadata, checkpointPath);
     if (!saved) throw new CheckpointError('resume', `${checkpointPath}: no '${DATA_META_KEY}' metadata (dataset spec); cannot resume the batch stream`);
-    if (flags.data !== undefined && !sameDataSpec(parseDataArg(flags.data), saved)) {
+    const dataFlags = { data: flags.data, split: flags.split, trainList: flags.trainList, valList: flags.valList, dataMemory: flags.dataMemory };
+    if (flags.data === undefined && Object.values(dataFlags).some((v) => v !== undefined)) {
+      throw new UsageError('--resume', `data flags without --data cannot change the data of a run; drop them to resume`);
+    }
+    if (flags.data !== undefined && !sameDataSpec(parseDataFlags(dataFlags), saved)) {
       throw new UsageError('--data', `'${flags.data}' differs from the data this run was trained on (${describeDataSpec(saved)}); drop --data to resume`);
     }
     return {
@@ -170,7 +183,7 @@ export async function resolveTrainSetup(flags: TrainFlags): Promise<TrainSetup> 
   }
 
   const { config, label } = await freshConfig(flags);
-  const data = parseDataArg(flags.data);
+  const data = parseDataFlags({ data: flags.data, split: flags.split, trainList: flags.trainList, valList: flags.valList, dataMemory: flags.dataMemory });
   if (!flags.overwrite && (await exists(checkpointPath))) {
     throw new UsageError('--out', `${checkpointPath} already exists; pass --resume to continue that run or --overwrite to start over`);
   }

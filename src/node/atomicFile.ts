@@ -117,6 +117,8 @@ const READ_CHUNK_BYTES = 1 << 30;
  */
 export async function readFileLimited(path: string, maxBytes: number): Promise<Uint8Array> {
   if (!(maxBytes >= 0)) throw new RangeError(`readFileLimited: maxBytes must be a non-negative number, got ${maxBytes}`);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the type check
+  // below then refuses it. (No effect on regular files.)
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await handle.stat();

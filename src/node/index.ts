@@ -5,3 +5,5 @@ export { createNodeGpu, releaseNodeGpu } from './gpu.ts';
 export { writeFileAtomic, readFileLimited } from './atomicFile.ts';
 export { nodeCheckpointStore } from './checkpointStore.ts';
 export { loadWavFolder } from './wavFolder.ts';
+export { openCorpus, DEFAULT_DATA_MEMORY, type Corpus, type CorpusOptions } from './corpus.ts';
+export { scanCorpus } from './corpusScan.ts';

@@ -11,7 +11,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError, splitBySpeaker, SAMPLE_RATE, type Dataset, type Split, type Utterance } from '../cpc/data/dataset.ts';
-import { parseSpeakerLabels, speakerFromFilename } from '../cpc/data/labels.ts';
+import { checkLabelsCover, parseSpeakerLabels, speakerFromFilename } from '../cpc/data/labels.ts';
+import { readTextFile } from './textFile.ts';
 import { decodeWav, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_SECONDS, WavError } from '../cpc/data/wav.ts';
 
 export interface WavFolderOptions {
@@ -52,13 +53,10 @@ export async function loadWavFolder(dir: string, opts: WavFolderOptions = {}): P
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (names.length === 0) throw new DatasetError(op, `no .wav files in '${dir}'`);
 
-  let labels = new Map<string, string>();
   const labelsPath = join(dir, 'labels.csv');
-  const labelsStat = await stat(labelsPath).catch(() => null);
-  if (labelsStat) {
-    if (labelsStat.size > MAX_LABELS_BYTES) throw new DatasetError(op, `'${labelsPath}' is ${labelsStat.size} bytes, more than ${MAX_LABELS_BYTES}`);
-    labels = parseSpeakerLabels(await readFile(labelsPath, 'utf8'), labelsPath);
-  }
+  const labelsText = await readTextFile(labelsPath, MAX_LABELS_BYTES, 'labels.csv', { optional: true });
+  const labels = labelsText === null ? new Map<string, string>() : parseSpeakerLabels(labelsText, labelsPath);
+  checkLabelsCover(labels, names, labelsPath);
 
   const skipped: { file: string; reason: string }[] = [];
   const notices: { file: string; notice: string }[] = [];

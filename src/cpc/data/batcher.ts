@@ -36,7 +36,63 @@ export interface WindowSamplerState {
 /** Samples per batch (B·L): [B, L] float32 must stay a normal typed array (and a realistic GPU upload). */
 export const MAX_BATCH_SAMPLES = 2 ** 28;
 
-function checkBL(op: string, B: number, L: number): void {
+/** A fresh batch of B windows of L samples. */
+export function newWindowBatch(B: number, L: number): WindowBatch {
+  return {
+    signal: new Float32Array(B * L), speakers: new Uint32Array(B), utterances: new Uint32Array(B),
+    utteranceIds: new Array<string>(B), starts: new Uint32Array(B), count: B,
+  };
+}
+
+export function checkBatchShape(op: string, batch: WindowBatch, B: number, L: number): void {
+  if (batch.signal.length !== B * L || batch.speakers.length !== B || batch.starts.length !== B || batch.utterances.length !== B) {
+    throw new ShapeError(op, `output batch does not match [B, L]`, { B, L, signal: batch.signal.length });
+  }
+}
+
+/**
+ * The utterances windows are drawn from, whatever holds them: float32 utterances in memory (the
+ * synthetic set, dropped files in the demo) or an int16 pack of a large corpus (src/cpc/data/packSampler.ts).
+ * drawWindows is the ONE place that decides which windows a batch gets; other sampling modes
+ * (e.g. batches from one speaker) belong there, so they work for every pool.
+ */
+export interface WindowPool {
+  length(i: number): number;
+  speaker(i: number): number;
+  id(i: number): string;
+  /** Writes samples [start, start + n) of utterance i to dst[at, at + n) as float32. */
+  copy(i: number, start: number, n: number, dst: Float32Array, at: number): void;
+}
+
+export function utterancePool(list: readonly Utterance[]): WindowPool {
+  return {
+    length: (i) => list[i]!.samples.length,
+    speaker: (i) => list[i]!.speaker,
+    id: (i) => list[i]!.id,
+    copy: (i, start, n, dst, at) => dst.set(list[i]!.samples.subarray(start, start + n), at),
+  };
+}
+
+/**
+ * Fills `batch` (B = batch.speakers.length windows of L samples): each window picks an utterance
+ * uniformly among `eligible` (indices into the pool, all ≥ L samples long), then a start uniformly in
+ * [0, len − L]. Two rng draws per window, in that order (resumed streams depend on it).
+ */
+export function drawWindows(rng: Rng, pool: WindowPool, eligible: Uint32Array, L: number, batch: WindowBatch): void {
+  const B = batch.speakers.length;
+  for (let b = 0; b < B; b++) {
+    const ui = eligible[rng.int(eligible.length)]!;
+    const start = rng.int(pool.length(ui) - L + 1);
+    pool.copy(ui, start, L, batch.signal, b * L);
+    batch.speakers[b] = pool.speaker(ui);
+    batch.utterances[b] = ui;
+    batch.utteranceIds[b] = pool.id(ui);
+    batch.starts[b] = start;
+  }
+  batch.count = B;
+}
+
+export function checkBL(op: string, B: number, L: number): void {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(op, `B must be a positive integer`, { B, L });
   if (!Number.isInteger(L) || L < 1) throw new ShapeError(op, `L must be a positive integer`, { B, L });
   if (B * L > MAX_BATCH_SAMPLES) throw new ShapeError(op, `B·L = ${B * L} samples per batch exceeds 2^28`, { B, L });
@@ -74,6 +130,7 @@ export class WindowSampler {
   readonly split: Split;
   private readonly list: readonly Utterance[];
   private readonly eligible: Uint32Array;
+  private readonly pool: WindowPool;
   private readonly rng: Rng;
   private batches = 0;
 
@@ -86,6 +143,7 @@ export class WindowSampler {
     const { list, eligible } = eligibleUtterances(op, dataset, split, opts.L);
     this.list = list;
     this.eligible = eligible;
+    this.pool = utterancePool(list);
     this.rng = new Rng(opts.seed);
   }
 
@@ -97,24 +155,9 @@ export class WindowSampler {
   /** Next batch; writes into `out.signal` etc. when given (reuse for double-buffered uploads). */
   next(out?: WindowBatch): WindowBatch {
     const { B, L } = this;
-    const batch = out ?? {
-      signal: new Float32Array(B * L), speakers: new Uint32Array(B), utterances: new Uint32Array(B),
-      utteranceIds: new Array<string>(B), starts: new Uint32Array(B), count: B,
-    };
-    if (batch.signal.length !== B * L || batch.speakers.length !== B || batch.starts.length !== B || batch.utterances.length !== B) {
-      throw new ShapeError('WindowSampler.next', `output batch does not match [B, L]`, { B, L, signal: batch.signal.length });
-    }
-    for (let b = 0; b < B; b++) {
-      const ui = this.eligible[this.rng.int(this.eligible.length)]!;
-      const u = this.list[ui]!;
-      const start = this.rng.int(u.samples.length - L + 1);
-      batch.signal.set(u.samples.subarray(start, start + L), b * L);
-      batch.speakers[b] = u.speaker;
-      batch.utterances[b] = ui;
-      batch.utteranceIds[b] = u.id;
-      batch.starts[b] = start;
-    }
-    batch.count = B;
+    const batch = out ?? newWindowBatch(B, L);
+    checkBatchShape('WindowSampler.next', batch, B, L);
+    drawWindows(this.rng, this.pool, this.eligible, L, batch);
     this.batches++;
     return batch;
   }

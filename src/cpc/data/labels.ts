@@ -8,7 +8,7 @@ import { DatasetError } from './dataset.ts';
  * ("take1.wav" → "take1").
  */
 export function speakerFromFilename(file: string): string {
-  const stem = file.replace(/\.wav$/i, '');
+  const stem = file.replace(/\.(wav|flac)$/i, '');
   const cut = stem.search(/[_-]/);
   return cut > 0 ? stem.slice(0, cut) : stem;
 }
@@ -68,4 +68,14 @@ export function parseSpeakerLabels(text: string, source = 'labels.csv'): Map<str
     map.set(file, speaker);
   }
   return map;
+}
+
+/** labels.csv rows must name files of the corpus: a typo or a case mismatch would silently mislabel speakers. */
+export function checkLabelsCover(labels: Map<string, string>, files: readonly string[], source: string): void {
+  const present = new Set(files);
+  const missing = [...labels.keys()].filter((f) => !present.has(f));
+  if (missing.length === 0) return;
+  const lower = new Map(files.map((f) => [f.toLowerCase(), f]));
+  const hint = lower.get(missing[0]!.toLowerCase());
+  throw new DatasetError('labels.csv', `${source}: ${missing.length} row${missing.length > 1 ? 's name' : ' names'} no audio file of the corpus (${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ', …' : ''})${hint ? `; did you mean '${hint}'?` : ''}`);
 }

@@ -92,11 +92,14 @@ function quoteId(b: Uint8Array, o: number): string {
   return printableId(b, o) ? `'${fourcc(b, o)}'` : `0x${[...b.subarray(o, o + 4)].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Walks the chunk headers with every size checked against the file; nothing is trusted. */
-function parseLayout(bytes: Uint8Array, name: string): WavLayout {
+/**
+ * Walks the chunk headers with every size checked against the file; nothing is trusted. `bytes` may be
+ * a prefix of a file of `len` bytes (a scan reads only the head): a header that lies beyond the prefix
+ * is refused rather than guessed.
+ */
+function parseLayout(bytes: Uint8Array, name: string, len = bytes.length): WavLayout {
   const op = 'decodeWav';
   const fail = (msg: string): never => { throw new WavError(op, name, msg); };
-  const len = bytes.length;
   if (len === 0) fail('empty file');
   if (len < 12) fail(`too short to be a WAV file (${len} bytes)`);
   const magic = fourcc(bytes, 0);
@@ -112,6 +115,7 @@ function parseLayout(bytes: Uint8Array, name: string): WavLayout {
   // Each step advances ≥ 8 bytes, so the walk ends within len / 8 steps whatever the sizes say.
   let o = 12;
   while (o + 8 <= len && !(fmt && data)) {
+    if (o + 8 > bytes.length) fail(`chunk headers continue beyond the first ${bytes.length} bytes (chunk at byte ${o})`);
     const id = fourcc(bytes, o);
     const size = view.getUint32(o + 4, true);
     const body = o + 8;
@@ -121,6 +125,7 @@ function parseLayout(bytes: Uint8Array, name: string): WavLayout {
       if (fmt) fail(`second 'fmt ' chunk at byte ${o}`);
       if (size < 16) fail(`'fmt ' chunk is ${size} bytes, at least 16 are required`);
       if (size > remaining) fail(`'fmt ' chunk claims ${size} bytes but only ${remaining} remain in the file`);
+      if (body + Math.min(size, 40) > bytes.length) fail(`'fmt ' chunk lies beyond the first ${bytes.length} bytes`);
       fmt = { offset: body, size };
     } else if (id === 'data') {
       if (data) fail(`second 'data' chunk at byte ${o}`);
@@ -168,6 +173,28 @@ function parseLayout(bytes: Uint8Array, name: string): WavLayout {
     notices.push(`data ends with a partial sample frame (${d.bytes % blockAlign} bytes), ignored`);
   }
   return { encoding: encoding!, channels, sampleRate, bits, blockAlign, dataStart: d.start, dataBytes: d.bytes - (d.bytes % blockAlign), notices };
+}
+
+export interface WavInfo {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  /** Whole sample frames in the data chunk (clipped to the file). */
+  frames: number;
+  encoding: 'pcm' | 'float';
+  /** Byte offset of the first sample frame. */
+  dataStart: number;
+}
+
+/**
+ * The format and length of a WAV file from its first bytes (`head`, a prefix of a file of `fileSize`
+ * bytes), with the same checks as decodeWav: a file this accepts decodes unless its samples are bad.
+ */
+export function probeWav(head: Uint8Array, fileSize: number, name: string): WavInfo {
+  const layout = parseLayout(head, name, fileSize);
+  const frames = layout.dataBytes / layout.blockAlign;
+  if (frames === 0) throw new WavError('decodeWav', name, `no audio samples (data chunk holds ${layout.dataBytes} bytes)`);
+  return { sampleRate: layout.sampleRate, channels: layout.channels, bitsPerSample: layout.bits, frames, encoding: layout.encoding, dataStart: layout.dataStart };
 }
 
 /** A canonical little-endian RIFF/WAVE header for `dataBytes` bytes of `layout`'s format. */
