@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpointInfo } from '../src/cpc/checkpoint.ts';
 import { resolveConfig } from '../src/cpc/config.ts';
-import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
 import { parseDataArg } from '../src/cli/data.ts';
 import { openRunData } from '../src/cli/trainSetup.ts';
 import { BIN, cli } from './helpers/cli.ts';
@@ -66,12 +65,13 @@ describe('cpc-webgpu batches', () => {
 
   it('refuses a missing --steps and a fresh run over an existing checkpoint, in one line', async () => {
     const dir = join(await mkdtemp(join(tmpdir(), 'cpc-batches-')), 'run');
+    // Both are usage errors (a missing flag; --resume or --overwrite needed): exit 2, as for train.
     const r = await cli(['batches', '--out', dir]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/^error: .*--steps.*is required/);
     expect((await cli(['batches', '--out', dir, '--preset', 'tiny', '--steps', '0'])).code).toBe(0);
     const twice = await cli(['batches', '--out', dir, '--preset', 'tiny', '--steps', '0']);
-    expect(twice.code).toBe(1);
+    expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/already exists; pass --resume/);
   });
 });

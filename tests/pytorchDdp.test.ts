@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromObject, paramShapes } from '../src/cpc/config.ts';
-import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
 import { initParams } from '../src/cpc/params.ts';
 import { parseSafetensors, type SafeTensor } from '../src/cpc/safetensors.ts';
 import { parseDataArg } from '../src/cli/data.ts';
