@@ -131,7 +131,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   const { config } = setup;
   const dataset = await loadDataset(setup.data, note);
-  const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) });
+  const sampler = new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG), sampling: config.sampling });
   if (setup.resume) sampler.setState(setup.resume.sampler);
   await mkdir(setup.outDir, { recursive: true });
 

@@ -6,6 +6,7 @@
 import { NonFiniteError, ShapeError } from '../../runtime/errors.ts';
 import { firstNonFinite, type Dataset, type Split, type Utterance } from './dataset.ts';
 import { Rng } from './rng.ts';
+import type { SamplingMode } from '../config.ts';
 
 export interface WindowBatch {
   /** [B, L] row-major. */
@@ -25,6 +26,8 @@ export interface WindowSamplerOptions {
   B: number;
   L: number;
   seed: number;
+  /** Default 'uniform' (see SamplingMode in src/cpc/config.ts). */
+  sampling?: SamplingMode;
 }
 
 /** Everything needed to resume a sampler so that it draws the same batches as an uninterrupted run. */
@@ -62,9 +65,12 @@ function eligibleUtterances(op: string, dataset: Dataset, split: Split, L: numbe
 }
 
 /**
- * Random windows: each window picks an utterance uniformly among those with ≥ L samples, then a start
- * uniformly in [0, len − L]. Utterances shorter than L are skipped. Deterministic from `seed`;
- * `getState()` / `setState()` resume the exact stream.
+ * Random windows. 'uniform': each window picks an utterance uniformly among those with ≥ L samples.
+ * 'samespeaker' (CPC_audio's default): the batch's first window picks its utterance that way, and the
+ * other B − 1 pick uniformly among the eligible utterances of ITS speaker — so a speaker is chosen in
+ * proportion to its eligible utterances, as CPC_audio's per-speaker batches are. Then each window takes
+ * a start uniformly in [0, len − L]. Utterances shorter than L are skipped. Deterministic from `seed`;
+ * `getState()` / `setState()` resume the exact stream (the mode is fixed by the config).
  */
 export class WindowSampler {
   readonly B: number;
@@ -73,6 +79,8 @@ export class WindowSampler {
   private readonly list: readonly Utterance[];
   private readonly eligible: Uint32Array;
   private readonly rng: Rng;
+  /** samespeaker: eligible utterance indices per speaker id; null for uniform. */
+  private readonly bySpeaker: Map<number, Uint32Array> | null;
   private batches = 0;
 
   constructor(readonly dataset: Dataset, split: Split, opts: WindowSamplerOptions) {
@@ -85,6 +93,16 @@ export class WindowSampler {
     this.list = list;
     this.eligible = eligible;
     this.rng = new Rng(opts.seed);
+    const sampling = opts.sampling ?? 'uniform';
+    if (sampling !== 'uniform' && sampling !== 'samespeaker') throw new ShapeError(op, `unknown sampling mode '${String(sampling)}'`);
+    this.bySpeaker = sampling === 'samespeaker' ? groupBySpeaker(list, eligible) : null;
+  }
+
+  /** The utterance of window b (the only place the two sampling modes differ). */
+  private pickUtterance(b: number, first: number): number {
+    if (b === 0 || !this.bySpeaker) return this.eligible[this.rng.int(this.eligible.length)]!;
+    const group = this.bySpeaker.get(this.list[first]!.speaker)!;
+    return group[this.rng.int(group.length)]!;
   }
 
   /** Number of utterances windows are drawn from. */
@@ -102,8 +120,10 @@ export class WindowSampler {
     if (batch.signal.length !== B * L || batch.speakers.length !== B || batch.starts.length !== B || batch.utterances.length !== B) {
       throw new ShapeError('WindowSampler.next', `output batch does not match [B, L]`, { B, L, signal: batch.signal.length });
     }
+    let first = 0;
     for (let b = 0; b < B; b++) {
-      const ui = this.eligible[this.rng.int(this.eligible.length)]!;
+      const ui = this.pickUtterance(b, first);
+      if (b === 0) first = ui;
       const u = this.list[ui]!;
       const start = this.rng.int(u.samples.length - L + 1);
       batch.signal.set(u.samples.subarray(start, start + L), b * L);
@@ -128,6 +148,17 @@ export class WindowSampler {
     this.rng.setState(state.rng);
     this.batches = state.batches;
   }
+}
+
+function groupBySpeaker(list: readonly Utterance[], eligible: Uint32Array): Map<number, Uint32Array> {
+  const groups = new Map<number, number[]>();
+  for (const ui of eligible) {
+    const s = list[ui]!.speaker;
+    let g = groups.get(s);
+    if (!g) groups.set(s, (g = []));
+    g.push(ui);
+  }
+  return new Map([...groups].map(([s, g]) => [s, Uint32Array.from(g)]));
 }
 
 export interface EvalWindowOptions {
