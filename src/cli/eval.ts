@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { checkpointStep, decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { paramLayout } from '../cpc/params.ts';
 import { parseSafetensors } from '../cpc/safetensors.ts';
-import { evaluateProbes } from '../cpc/evaluate.ts';
+import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice } from '../node/device.ts';
@@ -19,8 +19,8 @@ export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
   --checkpoint FILE           a checkpoint written by \`cpc-webgpu train\` (config read from it)
   --data synthetic|DIR        data to probe on (default: the checkpoint's training data)
   --config FILE.json          the model config, for weights-only files (default: the checkpoint's)
-  --max-windows N             cap on windows per split fed to the encoder (default 600 train / 300 test)
-  --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, …}
+  --max-windows N             cap on windows per split fed to the encoder (default 2000 train / all test)
+  --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, "mfcc": {…}, "verdicts", …}
 `;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -72,10 +72,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await trainer.loadCheckpoint(bytes, path);
     note('probes: trained …');
     const trained = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    note('probes: MFCC baseline …');
+    const mfcc = await evaluateProbes(mfccEncoder(info.config), dataset, { maxWindows: caps, onProgress: note });
+    const set = { trained, random, mfcc };
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...probeJson(trained, random), checkpoint: path, step: info.step, data: describeDataSpec(spec) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...probeJson(set), checkpoint: path, step: info.step, data: describeDataSpec(spec) })}\n`);
     } else {
-      process.stdout.write(`${formatProbeTable(trained, random)}\n`);
+      process.stdout.write(`${formatProbeTable(set)}\n`);
     }
     return 0;
   } finally {

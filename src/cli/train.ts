@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
 import { subSeed } from '../cpc/data/rng.ts';
 import { framesPerWindow } from '../cpc/config.ts';
-import { evaluateProbes } from '../cpc/evaluate.ts';
+import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { initParams } from '../cpc/params.ts';
 import { CpcTrainer, type StepMetrics } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
@@ -190,8 +190,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       note('probes: same config, random init …');
       trainer.setParams(initParams(config, config.seed));
       const random = await evaluateProbes(trainer, dataset, { onProgress: note });
-      say(formatProbeTable(trained, random));
-      summary.probe = probeJson(trained, random);
+      note('probes: MFCC baseline …');
+      const mfcc = await evaluateProbes(mfccEncoder(config), dataset, { onProgress: note });
+      say(formatProbeTable({ trained, random, mfcc }));
+      summary.probe = probeJson({ trained, random, mfcc });
     }
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return result.interrupted ? EXIT_INTERRUPTED : 0;
