@@ -52,5 +52,5 @@ export function buildDataset(spec: DataSpec, seed: number): { dataset: Dataset; 
 
 /** The training batch stream: random [B, L] windows from the train split, seeded from the config. */
 export function trainSampler(dataset: Dataset, config: CpcTrainConfig): WindowSampler {
-  return new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, 0xda7a) });
+  return new WindowSampler(dataset, 'train', { B: config.batchSize, L: config.window, seed: subSeed(config.seed, 0xda7a), sampling: config.sampling });
 }

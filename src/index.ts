@@ -11,3 +11,7 @@ export { paramLayout, initParams } from './cpc/params.ts';
 export { learningRate } from './cpc/schedule.ts';
 export * from './cpc/data/index.ts';
 export * from './cpc/probe.ts';
+export * from './cpc/intervals.ts';
+export * from './cpc/mfcc.ts';
+export * from './cpc/encodeFeatures.ts';
+export { evaluateProbes, mfccEncoder, compareProbe, type EvalReport, type EvalOptions, type ProbeSummary, type ProbeEncoder } from './cpc/evaluate.ts';

@@ -74,13 +74,18 @@ describe('cpc-webgpu train / eval (tiny)', () => {
     expect(e.code, e.stderr).toBe(0);
     const report = lastJson(e.stdout);
     const random = report.random_init as Record<string, unknown>;
-    for (const acc of [report.phone_acc, report.speaker_acc, random.phone_acc, random.speaker_acc]) {
+    const mfcc = report.mfcc as Record<string, unknown>;
+    for (const acc of [report.phone_acc, report.speaker_acc, random.phone_acc, random.speaker_acc, mfcc.phone_acc, mfcc.speaker_acc]) {
       expect(typeof acc).toBe('number');
       expect(acc as number).toBeGreaterThanOrEqual(0);
       expect(acc as number).toBeLessThanOrEqual(1);
     }
+    const speaker = report.speaker as { test_acc: number; test_ci: [number, number]; train_acc: number };
+    expect(speaker.test_ci[0]).toBeLessThanOrEqual(speaker.test_acc);
+    expect(speaker.test_ci[1]).toBeGreaterThanOrEqual(speaker.test_acc);
+    expect(['above', 'below', 'overlap']).toContain((report.verdicts as { speaker: { vs_mfcc: string } }).speaker.vs_mfcc);
     expect(report.step).toBe(RESUME_STEPS);
-  }, 120_000);
+  }, 300_000);
 
   it('after a lost device the last checkpoint is intact and --resume gives bitwise the same losses', async () => {
     const out = join(root, 'lost');

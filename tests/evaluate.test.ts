@@ -68,7 +68,7 @@ describe('probe evaluation (stub encoder)', () => {
   it('aligns frames with phone labels and windows with speakers: 100 % on both probes', async () => {
     const ds = toyDataset();
     const enc = stubEncoder();
-    const report = await evaluateProbes(enc, ds, { probe: { minSteps: 200 } });
+    const report = await evaluateProbes(enc, ds, {});
     expect(report.phone_acc).toBe(1);
     expect(report.speaker_acc).toBe(1);
     // Default stride L/2 over every utterance; no cap reached on this toy set.
@@ -103,7 +103,7 @@ describe('probe evaluation (stub encoder)', () => {
     const strip = (split: Split) => base.utterances(split).map(({ phones: _p, ...u }) => u);
     const splits = { train: strip('train'), test: strip('test') };
     const ds: Dataset = { ...base, numPhones: undefined, utterances: (split) => splits[split] };
-    const report = await evaluateProbes(stubEncoder(), ds, { probe: { minSteps: 200 } });
+    const report = await evaluateProbes(stubEncoder(), ds, {});
     expect(report.phone_acc).toBeNull();
     expect(report.phone).toBeNull();
     expect(report.speaker_acc).toBe(1);

@@ -12,7 +12,7 @@ import { cli, lastJson } from './helpers/cli.ts';
 describe('cpc-webgpu grads', () => {
   it('writes the oracle loss and gradients for given weights and batch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cpc-grads-'));
-    const cfg = resolveConfig('tiny', { batchSize: 8 });
+    const cfg = resolveConfig('tiny', { batchSize: 8, norm: false });
     const ocfg: CpcConfig = {
       channels: cfg.channels, hidden: cfg.hidden, predictionSteps: cfg.predictionSteps, kernels: cfg.kernels, strides: cfg.strides,
       norm: false, predictorBias: false, negatives: { kind: 'batch' }, batchSize: 8,
@@ -27,7 +27,7 @@ describe('cpc-webgpu grads', () => {
     }
     // Weights-only file, as converted from PyTorch: the config comes from --config.
     await writeFile(join(dir, 'w.safetensors'), encodeSafetensors(weights));
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ preset: 'tiny' }));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ preset: 'tiny', norm: false }));
     const signal = Float32Array.from(randomArray(8 * cfg.window, 22, 0.5));
     await writeFile(join(dir, 'x.safetensors'), encodeSafetensors({ signal: { dtype: 'F32', shape: [8, cfg.window], data: signal } }));
     const r = await cli(['grads', '--weights', join(dir, 'w.safetensors'), '--batch', join(dir, 'x.safetensors'),

@@ -45,7 +45,8 @@ async function train(trainer: CpcTrainer, data: Float32Array[]): Promise<StepMet
 
 describe('CpcTrainer', () => {
   it('matches the float64 oracle on tiny: loss, accuracy and every parameter gradient', async () => {
-    await checkAgainstOracle(resolveConfig('tiny'), 11);
+    // norm off here (the preset has it on since the recipe change; the variant below covers norm on).
+    await checkAgainstOracle(resolveConfig('tiny', { norm: false }), 11);
   });
 
   // The variants keep tiny's B and L so most pipelines are the ones already built (each new shape

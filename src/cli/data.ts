@@ -4,7 +4,7 @@
 // being told again.
 import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { WindowSampler, type WindowBatch, type WindowSamplerState } from '../cpc/data/batcher.ts';
+import { WindowSampler, type WindowBatch, type WindowSamplerOptions, type WindowSamplerState } from '../cpc/data/batcher.ts';
 import { createSyntheticDataset } from '../cpc/data/synthetic.ts';
 import type { Dataset } from '../cpc/data/dataset.ts';
 import { PackSampler, type PackSamplerState } from '../cpc/data/packSampler.ts';
@@ -133,7 +133,7 @@ function corpusOptions(spec: Extract<DataSpec, { kind: 'corpus' }>, log: (msg: s
 }
 
 /** Opens the training data; skipped files and notices go to `log` by name. */
-export async function openTrainData(spec: DataSpec, opts: { B: number; L: number; seed: number }, log: (msg: string) => void): Promise<TrainData> {
+export async function openTrainData(spec: DataSpec, opts: WindowSamplerOptions, log: (msg: string) => void): Promise<TrainData> {
   if (spec.kind === 'corpus') {
     const corpus = await openCorpus(spec.dir, corpusOptions(spec, log));
     const source = corpus.packSource(opts.B, opts.L);

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { checkpointStep, decodeCheckpoint, parseCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { paramLayout } from '../cpc/params.ts';
-import { evaluateProbes } from '../cpc/evaluate.ts';
+import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice } from '../node/device.ts';
@@ -20,8 +20,8 @@ export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
                               folder of .wav/.flac files as in \`train --data\`
   --split, --train-list, --val-list, --data-memory   as for train (with --data DIR)
   --config FILE.json          the model config, for weights-only files (default: the checkpoint's)
-  --max-windows N             cap on windows per split fed to the encoder (default 600 train / 300 test)
-  --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, …}
+  --max-windows N             cap on train windows fed to the encoder (default 2000; test: all windows)
+  --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, "mfcc": {…}, "verdicts", …}
 `;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -66,7 +66,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const dataFlags = { data: values.data, split: values.split, trainList: values['train-list'], valList: values['val-list'], dataMemory: values['data-memory'] };
   const spec = values.data !== undefined || Object.values(dataFlags).some((v) => v !== undefined) ? parseDataFlags(dataFlags) : dataSpecFromMetadata(info.metadata, path) ?? parseDataArg('synthetic');
   const dataset = await loadDataset(spec, note);
-  const caps = maxWindows === undefined ? undefined : { train: maxWindows, test: Math.max(1, Math.ceil(maxWindows / 2)) };
+  // The cap is on train windows only: the test split is always used whole, so intervals are as narrow as the data allows.
+  const caps = maxWindows === undefined ? undefined : { train: maxWindows };
 
   const ctx = await acquireNodeDevice({ label: 'eval' });
   let trainer: CpcTrainer | null = null;
@@ -79,10 +80,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await trainer.loadCheckpoint(checkpoint, path);
     note('probes: trained …');
     const trained = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    note('probes: MFCC baseline …');
+    const mfcc = await evaluateProbes(mfccEncoder(info.config), dataset, { maxWindows: caps, onProgress: note });
+    const set = { trained, random, mfcc };
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...probeJson(trained, random), checkpoint: path, step: info.step, data: describeDataSpec(spec) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...probeJson(set), checkpoint: path, step: info.step, data: describeDataSpec(spec) })}\n`);
     } else {
-      process.stdout.write(`${formatProbeTable(trained, random)}\n`);
+      process.stdout.write(`${formatProbeTable(set)}\n`);
     }
     return 0;
   } finally {

@@ -4,6 +4,7 @@ import { acquireNodeDevice } from '../node/device.ts';
 import { CpcError } from '../runtime/errors.ts';
 import { batchesCommand } from './batches.ts';
 import { benchCommand } from './bench.ts';
+import { encodeCommand } from './encode.ts';
 import { evalCommand } from './eval.ts';
 import { gradsCommand } from './grads.ts';
 import { trainCommand } from './train.ts';
@@ -22,7 +23,9 @@ commands:
         [--out DIR] [--resume] [--probe] [--json] …
                          train CPC; checkpoint + metrics.jsonl in --out (train --help for all options)
   eval --checkpoint FILE [--data synthetic|DIR] [--json]
-                         linear phone/speaker probes, trained vs random init
+                         linear phone/speaker probes, trained vs random init vs MFCC, with 95 % intervals
+  encode --checkpoint FILE --data DIR|FILE.wav --out DIR [--layer z|c] [--format safetensors|npy]
+                         frozen features, one [frames, dim] matrix per .wav file (10 ms frames)
   grads --weights W.safetensors --batch X.safetensors --out G.safetensors [--config FILE] [--json]
                          loss and parameter gradients for given weights and batch (interop check)
   batches --out DIR --steps N [--resume] [--preset …] [--data …]
@@ -66,6 +69,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
   train: trainCommand,
   eval: evalCommand,
+  encode: encodeCommand,
   grads: gradsCommand,
   batches: batchesCommand,
 };

@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import type { WindowBatch } from '../cpc/data/batcher.ts';
 import { framesPerWindow } from '../cpc/config.ts';
-import { evaluateProbes } from '../cpc/evaluate.ts';
+import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
 import { initParams } from '../cpc/params.ts';
 import { CpcTrainer, type StepMetrics } from '../cpc/trainer.ts';
@@ -51,7 +51,8 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --overwrite                 start over even if --out already holds a checkpoint
   --metrics-every N           read loss/accuracy back every N steps (default 1)
   --checkpoint-every N        save every N steps (default 100; also at the end, on Ctrl-C and on SIGTERM)
-  --probe / --no-probe        run the linear probes (trained vs random init) at the end (default off)
+  --probe / --no-probe        linear probes at the end: trained vs random init vs MFCC, 95 % intervals (default off)
+  --probe-max-windows N       train windows the probes use (default 2000; the test split is used whole)
   --json                      last stdout line: a JSON summary
 `;
 
@@ -119,6 +120,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'metrics-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       probe: { type: 'boolean', default: false },
+      'probe-max-windows': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -129,12 +131,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const steps = values.steps === undefined ? undefined : intFlag('--steps', values.steps, 0, 0);
   const seed = values.seed === undefined ? undefined : intFlag('--seed', values.seed, 0, 0, 0xffffffff);
   const metricsEvery = intFlag('--metrics-every', values['metrics-every'], 1);
+  const probeTrainWindows = values['probe-max-windows'] === undefined ? undefined : intFlag('--probe-max-windows', values['probe-max-windows'], 1);
   const checkpointEvery = intFlag('--checkpoint-every', values['checkpoint-every'], 100);
   const fault = parseFault();
   const json = values.json;
   // Human-readable output goes to stderr when stdout is reserved for the JSON summary.
   const say = (msg: string) => (json ? process.stderr : process.stdout).write(`${msg}\n`);
   const note = (msg: string) => process.stderr.write(`${msg}\n`);
+  const probeOpts = { onProgress: note, ...(probeTrainWindows ? { maxWindows: { train: probeTrainWindows } } : {}) };
 
   const setup = await resolveTrainSetup({
     preset: values.preset, config: values.config, data: values.data, steps, seed, out: values.out,
@@ -208,12 +212,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (values.probe && !result.interrupted) {
       note('probes: extracting frozen features (trained model) …');
       const dataset = await data.probeDataset();
-      const trained = await evaluateProbes(trainer, dataset, { onProgress: note });
+      const trained = await evaluateProbes(trainer, dataset, probeOpts);
       note('probes: same config, random init …');
       trainer.setParams(initParams(config, config.seed));
-      const random = await evaluateProbes(trainer, dataset, { onProgress: note });
-      say(formatProbeTable(trained, random));
-      summary.probe = probeJson(trained, random);
+      const random = await evaluateProbes(trainer, dataset, probeOpts);
+      note('probes: MFCC baseline …');
+      const mfcc = await evaluateProbes(mfccEncoder(config), dataset, probeOpts);
+      say(formatProbeTable({ trained, random, mfcc }));
+      summary.probe = probeJson({ trained, random, mfcc });
     }
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return result.interrupted ? EXIT_AFTER[result.interrupted] : 0;

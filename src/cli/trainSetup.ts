@@ -25,7 +25,7 @@ const SAMPLER_SEED_TAG = 0xda7a;
 
 /** The training batch stream of a run (`train` consumes it; `batches` hands it to other trainers). */
 export function openRunData(spec: DataSpec, config: CpcTrainConfig, log: (msg: string) => void): Promise<TrainData> {
-  return openTrainData(spec, { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG) }, log);
+  return openTrainData(spec, { B: config.batchSize, L: config.window, seed: subSeed(config.seed, SAMPLER_SEED_TAG), sampling: config.sampling }, log);
 }
 
 export interface TrainFlags {

@@ -6,17 +6,20 @@
 //   - speaker per window: one row per window, c mean-pooled over time → the utterance's speaker.
 // Browser-safe (no Node imports): the demo can call it with the same trainer it trains.
 //
-// Cost is bounded by caps rather than by the dataset size: the encoder sees at most `maxWindows`
-// windows per split (evenly spread over the split, so every speaker keeps its share) and the phone
-// probe at most `maxPhoneFrames` frames per split (evenly spaced). Measured on the 2-core machine,
-// `small` on the synthetic set (358 train / 111 test windows at the default stride L/2, under the
-// window caps): `cpc-webgpu eval` takes 14.5 s for both models (features ~5 s per model, phone probe
-// on 30k frames ~0.5 s, speaker probe ~0.8 s).
+// The test split is used whole by default (every window at stride L/2, several per utterance; the
+// speaker probe is thus on an utterance split, as in the CPC paper: the dataset's splits are
+// utterance-disjoint and stratified by speaker). The train split is capped (`maxWindows`, evenly
+// spread so every speaker keeps its share), and the phone probe trains on at most `maxPhoneFrames`
+// frames. Every accuracy comes with a 95 % interval over the test rows that accounts for the rows of
+// one utterance being correlated (intervals.ts), and the probe's own train accuracy, λ and
+// convergence are in the report. `mfccEncoder` gives the MFCC baseline through the same path.
 import type { CpcTrainConfig } from './config.ts';
 import type { Dataset, Split } from './data/dataset.ts';
 import { evalWindows, type WindowBatch } from './data/batcher.ts';
 import { encoderGeometry, frameLabels } from './data/frames.ts';
 import { meanPool, runProbe, type ProbeOptions, type ProbeResult } from './probe.ts';
+import { mfcc, mfccFrames, MFCC_DIM, MFCC_FRAME, MFCC_HOP } from './mfcc.ts';
+import { clearlyAbove, type Interval } from './intervals.ts';
 import { ShapeError } from '../runtime/errors.ts';
 
 /** What evaluation needs from a model: a CpcTrainer satisfies it (kept structural so tests can stub it). */
@@ -24,14 +27,39 @@ export interface ProbeEncoder {
   readonly config: CpcTrainConfig;
   /** T frames per window. */
   readonly frames: number;
-  /** c is [B, T, H] channels-last for a [B·L] batch (B, L of the config). */
+  /** c is [B, T, dim] channels-last for a [B·L] batch (B, L of the config). */
   encode(signal: Float32Array): Promise<{ c: Float32Array }>;
+  /** Feature width per frame; default config.hidden (the context c). */
+  readonly dim?: number;
+  /** Which samples frame t sees (for its phone label); default the config's encoder geometry. */
+  readonly geometry?: { hop: number; receptiveField: number };
+  /** What the features are, for reports; default 'c' (the model's context). */
+  readonly featureName?: string;
+}
+
+/**
+ * The MFCC baseline (mfcc.ts: 13 + Δ + ΔΔ, 25 ms / 10 ms) as a ProbeEncoder over the same windows:
+ * frame t of a window covers its samples [160t, 160t + 400), labelled at its centre.
+ */
+export function mfccEncoder(config: CpcTrainConfig): ProbeEncoder {
+  const L = config.window;
+  const T = mfccFrames(L);
+  if (T === 0) throw new ShapeError('mfccEncoder', `window of ${L} samples is shorter than one MFCC frame (${MFCC_FRAME})`, { L });
+  return {
+    config, frames: T, dim: MFCC_DIM, featureName: 'mfcc', geometry: { hop: MFCC_HOP, receptiveField: MFCC_FRAME },
+    async encode(signal: Float32Array) {
+      const B = signal.length / L;
+      const c = new Float32Array(B * T * MFCC_DIM);
+      for (let b = 0; b < B; b++) c.set(mfcc(signal.subarray(b * L, (b + 1) * L)).features, b * T * MFCC_DIM);
+      return { c };
+    },
+  };
 }
 
 export interface EvalOptions {
-  /** Most windows per split fed to the encoder; default 600 train, 300 test. */
+  /** Most windows per split fed to the encoder; default 2000 train, all of test. */
   maxWindows?: Partial<Record<Split, number>>;
-  /** Most frames per split for the phone probe; default 30000 train, 15000 test. */
+  /** Most frames per split for the phone probe; default 30000 train, all of test. */
   maxPhoneFrames?: Partial<Record<Split, number>>;
   /** Distance between evaluation window starts within an utterance; default L / 2. */
   stride?: number;
@@ -43,15 +71,8 @@ export interface EvalOptions {
   onProgress?: (message: string) => void;
 }
 
-const DEFAULT_MAX_WINDOWS: Record<Split, number> = { train: 600, test: 300 };
-const DEFAULT_MAX_FRAMES: Record<Split, number> = { train: 30000, test: 15000 };
-/**
- * The speaker probe has only hundreds of rows (one per window), so the probe's default of 300 Adam
- * steps at lr 0.03 stops short of convergence. Measured on `small` after 1000 steps (358 train / 111
- * test windows, 8 speakers): defaults 51.7 % train / 38.7 % test; {minSteps 3000, lr 0.1} 67.9 / 45.9;
- * 10000 steps 73.7 / 43.2 (over-fits). Random init with the same options: 23.4 → 24.3 % test. ~1 s.
- */
-export const SPEAKER_PROBE_DEFAULTS: ProbeOptions = { minSteps: 3000, lr: 0.1 };
+const DEFAULT_MAX_WINDOWS: Record<Split, number> = { train: 2000, test: Number.POSITIVE_INFINITY };
+const DEFAULT_MAX_FRAMES: Record<Split, number> = { train: 30000, test: Number.POSITIVE_INFINITY };
 
 /** Frozen features of one split. */
 export interface SplitFeatures {
@@ -62,6 +83,8 @@ export interface SplitFeatures {
   H: number;
   /** Speaker per window [N]. */
   speakers: Uint32Array;
+  /** Utterance (index in the split) per window [N]: the group of the validation split and the bootstrap. */
+  utterances: Uint32Array;
   /** Phone per frame [N·T], or null when the dataset has no phone labels. */
   phones: Uint32Array | null;
   /** Windows the split offers before the cap. */
@@ -95,19 +118,20 @@ export async function extractFeatures(model: ProbeEncoder, dataset: Dataset, spl
   const B = cfg.batchSize;
   const L = cfg.window;
   const T = model.frames;
-  const H = cfg.hidden;
+  const H = model.dim ?? cfg.hidden;
   const stride = opts.stride ?? Math.max(1, Math.floor(L / 2));
   const cap = opts.maxWindows?.[split] ?? DEFAULT_MAX_WINDOWS[split];
-  if (!Number.isInteger(cap) || cap < 1) throw new ShapeError('extractFeatures', `maxWindows.${split} must be a positive integer`, { cap });
+  if (!(cap === Number.POSITIVE_INFINITY || (Number.isInteger(cap) && cap >= 1))) throw new ShapeError('extractFeatures', `maxWindows.${split} must be a positive integer`, { cap });
   const available = countEvalWindows(dataset, split, L, stride);
   const N = Math.min(cap, available);
   const keep = evenKeep(available, N);
   const utts = dataset.utterances(split);
   const withPhones = dataset.numPhones !== undefined && utts.every((u) => u.phones !== undefined);
-  const geom = encoderGeometry(cfg.kernels, cfg.strides);
+  const geom = model.geometry ?? encoderGeometry(cfg.kernels, cfg.strides);
 
   const c = new Float32Array(N * T * H);
   const speakers = new Uint32Array(N);
+  const utterances = new Uint32Array(N);
   const phones = withPhones ? new Uint32Array(N * T) : null;
   const signal = new Float32Array(B * L);
   let inBatch = 0;
@@ -132,44 +156,58 @@ export async function extractFeatures(model: ProbeEncoder, dataset: Dataset, spl
     const n = done + inBatch;
     signal.set(w.signal, inBatch * L);
     speakers[n] = w.speakers[0]!;
+    utterances[n] = w.utterances[0]!;
     if (phones) phones.set(frameLabels(utts[w.utterances[0]!]!, w.starts[0]!, T, geom), n * T);
     inBatch++;
     if (inBatch === B) await runBatch();
   }
   if (inBatch > 0) await runBatch();
   if (done !== N) throw new ShapeError('extractFeatures', `collected ${done} windows, expected ${N}`, { N, available });
-  return { c, N, T, H, speakers, phones, available, ms: performance.now() - t0 };
+  return { c, N, T, H, speakers, utterances, phones, available, ms: performance.now() - t0 };
 }
 
-/** Rows [M, H] + labels [M] for the phone probe: at most `cap` frames, evenly spaced over all frames. */
-export function phoneRows(f: SplitFeatures, cap: number): { features: Float32Array; labels: Uint32Array } {
+/** Rows [M, H] + labels [M] (+ utterance per row) for the phone probe: at most `cap` frames, evenly spaced over all frames. */
+export function phoneRows(f: SplitFeatures, cap: number): { features: Float32Array; labels: Uint32Array; groups: Uint32Array } {
   if (!f.phones) throw new ShapeError('phoneRows', 'the split has no phone labels');
   const total = f.N * f.T;
   const keep = evenKeep(total, cap);
   const M = Math.min(cap, total);
   const features = new Float32Array(M * f.H);
   const labels = new Uint32Array(M);
+  const groups = new Uint32Array(M);
   let m = 0;
   for (let i = 0; i < total; i++) {
     if (!keep(i)) continue;
     features.set(f.c.subarray(i * f.H, (i + 1) * f.H), m * f.H);
+    groups[m] = f.utterances[Math.floor(i / f.T)]!;
     labels[m++] = f.phones[i]!;
   }
-  return { features, labels };
+  return { features, labels, groups };
 }
 
 export interface ProbeSummary {
   test_acc: number;
+  /** 95 % interval of test_acc (Wilson over rows ∪ bootstrap over test utterances). */
+  test_ci: [number, number];
+  ci_method: string;
+  /** Accuracy of the probe on its own training rows (an underfitting probe shows here). */
   train_acc: number;
   /** Accuracy of always answering the most frequent train class, on the test rows. */
   majority: number;
   classes: number;
   train_rows: number;
   test_rows: number;
+  /** L2 strength chosen on the validation part of the train split, and the candidates tried. */
+  l2: number;
+  l2_trials: { l2: number; val_acc: number }[];
+  /** The solver reached its gradient tolerance. */
+  converged: boolean;
   ms: number;
 }
 
 export interface EvalReport {
+  /** What was probed: 'c' (context features of the model) or 'mfcc' (the baseline); set by the caller's encoder. */
+  features: string;
   /** Phone-per-frame test accuracy; null when the dataset has no phone labels. */
   phone_acc: number | null;
   /** Speaker-per-window test accuracy; null when there are fewer than 2 speakers. */
@@ -182,8 +220,11 @@ export interface EvalReport {
 
 function summarize(r: ProbeResult, classes: number): ProbeSummary {
   return {
-    test_acc: r.testAccuracy, train_acc: r.trainAccuracy, majority: r.majority, classes,
-    train_rows: r.trainRows, test_rows: r.testRows, ms: Math.round(r.ms),
+    test_acc: r.testAccuracy, test_ci: [r.testInterval.lo, r.testInterval.hi], ci_method: r.testInterval.method,
+    train_acc: r.trainAccuracy, majority: r.majority, classes,
+    train_rows: r.trainRows, test_rows: r.testRows,
+    l2: r.l2, l2_trials: r.l2Trials.map((t) => ({ l2: t.l2, val_acc: t.valAccuracy })), converged: r.converged,
+    ms: Math.round(r.ms),
   };
 }
 
@@ -192,7 +233,7 @@ export async function evaluateProbes(model: ProbeEncoder, dataset: Dataset, opts
   const train = await extractFeatures(model, dataset, 'train', opts);
   const test = await extractFeatures(model, dataset, 'test', opts);
   const probeOpts = opts.probe ?? {};
-  const speakerOpts = opts.speakerProbe ?? SPEAKER_PROBE_DEFAULTS;
+  const speakerOpts = opts.speakerProbe ?? probeOpts;
 
   let phone: ProbeSummary | null = null;
   if (train.phones && test.phones && dataset.numPhones !== undefined && dataset.numPhones >= 2) {
@@ -206,8 +247,8 @@ export async function evaluateProbes(model: ProbeEncoder, dataset: Dataset, opts
   let speaker: ProbeSummary | null = null;
   if (dataset.numSpeakers >= 2) {
     const r = runProbe(
-      { features: meanPool(train.c, train.N, train.T, train.H), labels: train.speakers },
-      { features: meanPool(test.c, test.N, test.T, test.H), labels: test.speakers },
+      { features: meanPool(train.c, train.N, train.T, train.H), labels: train.speakers, groups: train.utterances },
+      { features: meanPool(test.c, test.N, test.T, test.H), labels: test.speakers, groups: test.utterances },
       dataset.numSpeakers, speakerOpts,
     );
     speaker = summarize(r, dataset.numSpeakers);
@@ -215,6 +256,7 @@ export async function evaluateProbes(model: ProbeEncoder, dataset: Dataset, opts
   }
 
   return {
+    features: model.featureName ?? 'c',
     phone_acc: phone?.test_acc ?? null,
     speaker_acc: speaker?.test_acc ?? null,
     phone,
@@ -222,4 +264,12 @@ export async function evaluateProbes(model: ProbeEncoder, dataset: Dataset, opts
     windows: { train: train.N, test: test.N },
     feature_ms: Math.round(train.ms + test.ms),
   };
+}
+
+/** 'above' / 'below' when the 95 % intervals do not overlap; 'overlap' (no winner) otherwise. */
+export function compareProbe(a: ProbeSummary | null, b: ProbeSummary | null): 'above' | 'below' | 'overlap' | null {
+  if (!a || !b) return null;
+  const ia: Interval = { lo: a.test_ci[0], hi: a.test_ci[1] };
+  const ib: Interval = { lo: b.test_ci[0], hi: b.test_ci[1] };
+  return clearlyAbove(ia, ib) ? 'above' : clearlyAbove(ib, ia) ? 'below' : 'overlap';
 }

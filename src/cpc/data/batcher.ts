@@ -6,6 +6,7 @@
 import { NonFiniteError, ShapeError } from '../../runtime/errors.ts';
 import { firstNonFinite, type Dataset, type Split, type Utterance } from './dataset.ts';
 import { Rng } from './rng.ts';
+import type { SamplingMode } from '../config.ts';
 
 export interface WindowBatch {
   /** [B, L] row-major. */
@@ -25,6 +26,8 @@ export interface WindowSamplerOptions {
   B: number;
   L: number;
   seed: number;
+  /** Default 'uniform' (see SamplingMode in src/cpc/config.ts). */
+  sampling?: SamplingMode;
 }
 
 /** Everything needed to resume a sampler so that it draws the same batches as an uninterrupted run. */
@@ -74,14 +77,37 @@ export function utterancePool(list: readonly Utterance[]): WindowPool {
 }
 
 /**
- * Fills `batch` (B = batch.speakers.length windows of L samples): each window picks an utterance
- * uniformly among `eligible` (indices into the pool, all ≥ L samples long), then a start uniformly in
- * [0, len − L]. Two rng draws per window, in that order (resumed streams depend on it).
+ * samespeaker sampling's grouping of `eligible` (indices into `pool`) by speaker id; null for uniform.
+ * Built once per pool (per pack for a corpus), so drawing stays O(B).
  */
-export function drawWindows(rng: Rng, pool: WindowPool, eligible: Uint32Array, L: number, batch: WindowBatch): void {
+export type SpeakerGroups = Map<number, Uint32Array> | null;
+
+export function speakerGroups(op: string, sampling: SamplingMode | undefined, pool: WindowPool, eligible: Uint32Array): SpeakerGroups {
+  const mode = sampling ?? 'uniform';
+  if (mode !== 'uniform' && mode !== 'samespeaker') throw new ShapeError(op, `unknown sampling mode '${String(mode)}'`);
+  if (mode === 'uniform') return null;
+  const groups = new Map<number, number[]>();
+  for (const ui of eligible) {
+    const s = pool.speaker(ui);
+    let g = groups.get(s);
+    if (!g) groups.set(s, (g = []));
+    g.push(ui);
+  }
+  return new Map([...groups].map(([s, g]) => [s, Uint32Array.from(g)]));
+}
+
+/**
+ * Fills `batch` (B = batch.speakers.length windows of L samples): each window picks an utterance
+ * among `eligible` (indices into the pool, all ≥ L samples long) — uniformly, or with `groups`
+ * (samespeaker) the first uniformly and the other B − 1 uniformly among its speaker's — then a start
+ * uniformly in [0, len − L]. Two rng draws per window, in that order (resumed streams depend on it).
+ */
+export function drawWindows(rng: Rng, pool: WindowPool, eligible: Uint32Array, L: number, batch: WindowBatch, groups: SpeakerGroups = null): void {
   const B = batch.speakers.length;
+  let group: Uint32Array | null = null;
   for (let b = 0; b < B; b++) {
-    const ui = eligible[rng.int(eligible.length)]!;
+    const ui: number = group ? group[rng.int(group.length)]! : eligible[rng.int(eligible.length)]!;
+    if (b === 0 && groups) group = groups.get(pool.speaker(ui))!;
     const start = rng.int(pool.length(ui) - L + 1);
     pool.copy(ui, start, L, batch.signal, b * L);
     batch.speakers[b] = pool.speaker(ui);
@@ -120,9 +146,12 @@ function eligibleUtterances(op: string, dataset: Dataset, split: Split, L: numbe
 }
 
 /**
- * Random windows: each window picks an utterance uniformly among those with ≥ L samples, then a start
- * uniformly in [0, len − L]. Utterances shorter than L are skipped. Deterministic from `seed`;
- * `getState()` / `setState()` resume the exact stream.
+ * Random windows. 'uniform': each window picks an utterance uniformly among those with ≥ L samples.
+ * 'samespeaker' (CPC_audio's default): the batch's first window picks its utterance that way, and the
+ * other B − 1 pick uniformly among the eligible utterances of ITS speaker — so a speaker is chosen in
+ * proportion to its eligible utterances, as CPC_audio's per-speaker batches are. Then each window takes
+ * a start uniformly in [0, len − L]. Utterances shorter than L are skipped. Deterministic from `seed`;
+ * `getState()` / `setState()` resume the exact stream (the mode is fixed by the config).
  */
 export class WindowSampler {
   readonly B: number;
@@ -132,6 +161,7 @@ export class WindowSampler {
   private readonly eligible: Uint32Array;
   private readonly pool: WindowPool;
   private readonly rng: Rng;
+  private readonly groups: SpeakerGroups;
   private batches = 0;
 
   constructor(readonly dataset: Dataset, split: Split, opts: WindowSamplerOptions) {
@@ -145,6 +175,7 @@ export class WindowSampler {
     this.eligible = eligible;
     this.pool = utterancePool(list);
     this.rng = new Rng(opts.seed);
+    this.groups = speakerGroups(op, opts.sampling, this.pool, eligible);
   }
 
   /** Number of utterances windows are drawn from. */
@@ -157,7 +188,7 @@ export class WindowSampler {
     const { B, L } = this;
     const batch = out ?? newWindowBatch(B, L);
     checkBatchShape('WindowSampler.next', batch, B, L);
-    drawWindows(this.rng, this.pool, this.eligible, L, batch);
+    drawWindows(this.rng, this.pool, this.eligible, L, batch, this.groups);
     this.batches++;
     return batch;
   }

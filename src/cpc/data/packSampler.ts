@@ -7,7 +7,7 @@
 // Resumable: the state is the rng, the batch count and the pack position (pack, batches drawn from
 // it); a sampler restored from it loads that pack and continues the exact stream.
 import { ShapeError } from '../../runtime/errors.ts';
-import { checkBatchShape, checkBL, drawWindows, newWindowBatch, type WindowBatch, type WindowPool, type WindowSamplerState } from './batcher.ts';
+import { checkBatchShape, checkBL, drawWindows, newWindowBatch, speakerGroups, type SpeakerGroups, type WindowBatch, type WindowPool, type WindowSamplerOptions, type WindowSamplerState } from './batcher.ts';
 import { DatasetError } from './dataset.ts';
 import { Rng } from './rng.ts';
 
@@ -68,14 +68,17 @@ export class PackSampler {
   private batches = 0;
   private pack = 0;
   private packBatch = 0;
-  private current: { index: number; pool: WindowPool; eligible: Uint32Array; indices: Uint32Array } | null = null;
+  private current: { index: number; pool: WindowPool; eligible: Uint32Array; groups: SpeakerGroups; indices: Uint32Array } | null = null;
 
-  constructor(private readonly source: PackSource, opts: { B: number; L: number; seed: number }) {
+  private readonly sampling: WindowSamplerOptions['sampling'];
+
+  constructor(private readonly source: PackSource, opts: WindowSamplerOptions) {
     checkBL('PackSampler', opts.B, opts.L);
     if (!(source.packCount >= 1)) throw new DatasetError('PackSampler', 'the corpus has no packs');
     this.B = opts.B;
     this.L = opts.L;
     this.rng = new Rng(opts.seed);
+    this.sampling = opts.sampling;
   }
 
   private async ensurePack(): Promise<void> {
@@ -91,7 +94,9 @@ export class PackSampler {
         const pack = await this.source.load(this.pack);
         const idx: number[] = [];
         for (let i = 0; i < pack.lengths.length; i++) if (pack.lengths[i]! >= this.L) idx.push(i);
-        this.current = { index: this.pack, pool: packPool(pack), eligible: Uint32Array.from(idx), indices: pack.indices };
+        const pool = packPool(pack);
+        const eligible = Uint32Array.from(idx);
+        this.current = { index: this.pack, pool, eligible, groups: speakerGroups('PackSampler', this.sampling, pool, eligible), indices: pack.indices };
       }
       if (this.current.eligible.length > 0) return;
       this.packBatch = this.source.batchesIn(this.pack);
@@ -104,7 +109,7 @@ export class PackSampler {
     checkBatchShape('PackSampler.next', batch, this.B, this.L);
     await this.ensurePack();
     const cur = this.current!;
-    drawWindows(this.rng, cur.pool, cur.eligible, this.L, batch);
+    drawWindows(this.rng, cur.pool, cur.eligible, this.L, batch, cur.groups);
     for (let b = 0; b < this.B; b++) batch.utterances[b] = cur.indices[batch.utterances[b]!]!;
     this.packBatch++;
     this.batches++;
