@@ -5,7 +5,7 @@
 import type { GpuContext } from '../src/runtime/device.ts';
 import type { Dataset } from '../src/cpc/data/dataset.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
-import { evaluateProbes, type EvalOptions, type EvalReport } from '../src/cpc/evaluate.ts';
+import { evaluateProbes, mfccEncoder, type EvalOptions, type EvalReport } from '../src/cpc/evaluate.ts';
 import type { ProbeCell, ProbeReport } from './protocol.ts';
 
 export const DEMO_EVAL_OPTIONS: EvalOptions = {
@@ -45,7 +45,9 @@ export async function runDemoProbe(ctx: GpuContext, trainer: CpcTrainer, dataset
   const fresh = await CpcTrainer.create(ctx, trainer.config);
   try {
     const random = await evaluateProbes(fresh, dataset, opts);
-    const t = table([{ name: 'trained', report: trained }, { name: 'random init', report: random }]);
+    onProgress?.('probing the MFCC baseline');
+    const mfcc = await evaluateProbes(mfccEncoder(trainer.config), dataset, opts);
+    const t = table([{ name: 'trained', report: trained }, { name: 'random init', report: random }, { name: 'MFCC', report: mfcc }]);
     return { ...t, note: t.rows.length ? undefined : 'no probe applies to this dataset (needs phone labels or ≥ 2 speakers)' };
   } finally {
     fresh.dispose();

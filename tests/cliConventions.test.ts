@@ -32,7 +32,7 @@ describe('cpc-webgpu command-line conventions', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
-  it.each(['info', 'train', 'eval', 'grads', 'bench', 'batches'])('%s --help and -h print its usage and exit 0', async (cmd) => {
+  it.each(['info', 'train', 'eval', 'grads', 'bench', 'batches', 'encode'])('%s --help and -h print its usage and exit 0', async (cmd) => {
     for (const flag of ['--help', '-h']) {
       const r = await cli([cmd, flag]);
       expect(r.code, r.stderr).toBe(0);

@@ -417,7 +417,9 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
   s = await state();
   expect(s.errors).toEqual([]);
   expect(s.probe!.rows.map((r) => r.task)).toEqual(['phone (per frame)', 'speaker (per window)']);
-  expect(s.probe!.columns.slice(0, 2)).toEqual(['trained', 'random init']);
+  expect(s.probe!.columns.slice(0, 3)).toEqual(['trained', 'random init', 'MFCC']);
+  // Every model cell carries its 95 % interval (the majority-class column has none).
+  for (const r of s.probe!.rows) for (const c of r.cells.slice(0, 3)) expect(c.ci).not.toBeNull();
   expect(s.probe!.columns.at(-1)).toBe('majority class');
   for (const r of s.probe!.rows) {
     expect(r.cells).toHaveLength(s.probe!.columns.length);
