@@ -176,8 +176,12 @@ describe('checkpoint state is validated before it is used', () => {
     expect(nonFiniteWhat({ loss: 1, gradNorm: Infinity })).toBe('gradient norm');
     expect(nonFiniteWhat({ loss: Infinity, gradNorm: Number.NaN })).toBe('loss and gradient norm');
     expect(nonFiniteWhat({ loss: 1, gradNorm: 2 })).toBe('a gradient');
-    const causes = nonFiniteCauses(resolveConfig('tiny'));
-    expect(causes).toMatch(/^possible causes: .*amplitude.*optimizer\.lr = 0\.002.*optimizer\.maxGradNorm = 5/);
+    const tiny = resolveConfig('tiny');
+    const causes = nonFiniteCauses(tiny);
+    expect(causes).toMatch(/^possible causes: .*amplitude/);
+    // The values the run used, whatever the preset says today.
+    expect(causes).toContain(`optimizer.lr = ${tiny.optimizer.lr}`);
+    expect(causes).toContain(`optimizer.maxGradNorm = ${tiny.optimizer.maxGradNorm}`);
     expect(causes).not.toMatch(/Lower/i);
   });
 });

@@ -164,7 +164,7 @@ describe('labels.csv (issue 11 items 9, 10)', () => {
     };
     const asDir = await mk('labels-dir');
     await mkdir(join(asDir, 'labels.csv'));
-    await expect(openCorpus(asDir, { cacheDir: null, ...quiet })).rejects.toThrow(/labels\.csv: cannot read '.*labels-dir\/labels\.csv': not a regular file/);
+    await expect(openCorpus(asDir, { cacheDir: null, ...quiet })).rejects.toThrow(/labels\.csv: cannot read '.*labels-dir\/labels\.csv': a directory, not a regular file/);
     await expect(loadWavFolder(asDir)).rejects.toThrow(DatasetError);
 
     const fifo = await mk('labels-fifo');
@@ -173,8 +173,8 @@ describe('labels.csv (issue 11 items 9, 10)', () => {
     await expect(loadWavFolder(fifo)).rejects.toThrow(/not a regular file/);
     // The same for a list file.
     const plain = await mk('plain');
-    await expect(openCorpus(plain, { cacheDir: null, trainList: join(fifo, 'labels.csv'), ...quiet })).rejects.toThrow(/--train-list: cannot read '.*labels-fifo\/labels\.csv': not a regular file/);
-    await expect(openCorpus(plain, { cacheDir: null, valList: plain, ...quiet })).rejects.toThrow(/--val-list: cannot read '.*plain': not a regular file/);
+    await expect(openCorpus(plain, { cacheDir: null, trainList: join(fifo, 'labels.csv'), ...quiet })).rejects.toThrow(/--train-list: cannot read '.*labels-fifo\/labels\.csv': a FIFO \(named pipe\), not a regular file/);
+    await expect(openCorpus(plain, { cacheDir: null, valList: plain, ...quiet })).rejects.toThrow(/--val-list: cannot read '.*plain': a directory, not a regular file/);
 
     if (process.getuid?.() !== 0) {
       const locked = await mk('labels-locked');
