@@ -363,15 +363,20 @@ function renderProbe(): void {
     ui.probeTable.textContent = 'Trains linear classifiers on frozen features of this model and of a randomly initialised one.';
     return;
   }
-  const fmt = (c: ProbeCell) => (c.acc === null ? '–' : c.ci ? `${pct(c.acc)} [${pct(c.ci[0])}, ${pct(c.ci[1])}]` : pct(c.acc));
+  // The interval on its own line keeps the table narrow enough for a phone (420 px) with 3 models.
+  const fmt = (c: ProbeCell): (Node | string)[] => (c.acc === null ? ['–'] : c.ci
+    ? [pct(c.acc), el('br'), el('span', { className: 'muted' }, `[${pct(c.ci[0])}, ${pct(c.ci[1])}]`)] : [pct(c.acc)]);
   const table = el('table', { id: 'probe-results' },
     el('caption', { className: 'sr-only' }, 'Linear-probe test accuracy per task and feature set'),
     el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'task'), ...p.columns.map((c) => el('th', { className: 'num', scope: 'col' }, c)))));
   const body = el('tbody');
-  for (const r of p.rows) body.append(el('tr', {}, el('th', { scope: 'row' }, r.task), ...r.cells.map((c) => el('td', { className: 'num' }, fmt(c)))));
+  for (const r of p.rows) body.append(el('tr', {}, el('th', { scope: 'row' }, r.task), ...r.cells.map((c) => el('td', { className: 'num' }, ...fmt(c)))));
   table.append(body);
   const intervals = p.rows.some((r) => r.cells.some((c) => c.ci));
-  ui.probeTable.replaceChildren(table, el('div', { className: 'muted' }, `${p.note ? `${p.note}. ` : ''}${p.seconds.toFixed(1)} s, held-out split${intervals ? '; [95 % interval]' : ''}`));
+  // Scrolls sideways rather than widening the page if it still does not fit; focusable and named,
+  // so a keyboard user can scroll it (axe: scrollable-region-focusable).
+  const scroller = el('div', { className: 'table-scroll', tabIndex: 0, role: 'region', ariaLabel: 'linear-probe results' }, table);
+  ui.probeTable.replaceChildren(scroller, el('div', { className: 'muted' }, `${p.note ? `${p.note}. ` : ''}${p.seconds.toFixed(1)} s, held-out split${intervals ? '; [95 % interval]' : ''}`));
 }
 
 function note(message: string): void {

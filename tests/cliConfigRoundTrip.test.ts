@@ -52,8 +52,12 @@ describe('train → --resume → eval for every accepted config shape', () => {
   }
 });
 
-describe('non-finite stop', () => {
-  it('on a float WAV of amplitude 1e30 names what went non-finite and lists causes without blaming the lr', async () => {
+describe('loud float audio', () => {
+  // Before the corpus reader (#13) a float WAV of amplitude 1e30 overflowed to a non-finite loss and
+  // the message blamed the lr. Packs now hold int16, so such audio is clipped to full scale on the
+  // way in — with a notice naming the file — and training stays finite. (The non-finite message is
+  // checked in config.test.ts and, through the fault switch, in cliTrain.test.ts.)
+  it('a float WAV of amplitude 1e30 is clipped to int16 with a notice naming the file, and trains finitely', async () => {
     const data = await mkdtemp(join(root, 'loud-'));
     for (let s = 0; s < 2; s++) {
       for (let u = 0; u < 2; u++) {
@@ -62,12 +66,10 @@ describe('non-finite stop', () => {
         await writeFile(join(data, `spk${s}_${u}.wav`), makeWav(16000, '32f', [x]).bytes);
       }
     }
-    const r = await cli(['train', '--preset', 'tiny', '--data', data, '--steps', '3', '--out', join(data, 'run')]);
-    expect(r.code, r.stderr).not.toBe(0);
-    const last = r.stderr.trim().split('\n').pop()!;
-    expect(last).toMatch(/^error: train: non-finite (loss|gradient norm|loss and gradient norm|a gradient) at step 1 /);
-    expect(last).toMatch(/no checkpoint had been saved yet; possible causes: input samples far outside \[-1, 1\].*optimizer\.lr = 0\.002.*optimizer\.maxGradNorm = 5/);
-    expect(last).not.toMatch(/Lower optimizer\.lr/);
+    const r = await cli(['train', '--preset', 'tiny', '--data', data, '--steps', '3', '--out', join(data, 'run'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^note: spk0_0\.wav: \d+ of 12000 samples outside \[-1, 1\] clipped to int16 full scale/m);
+    expect(Number.isFinite(lastJson(r.stdout).final_loss)).toBe(true);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   }, 300_000);
 });

@@ -108,7 +108,7 @@ describe('cpc-webgpu encode', () => {
     expect((10 + headerLen) % 64).toBe(0);
     expect(bytes.length).toBe(10 + headerLen + F0 * cfg.channels * 4);
     const bad = await cli(['encode', '--checkpoint', ckpt, '--data', data, '--out', join(dir, 'x'), '--layer', 'q']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a bad flag value is a usage error
     expect(bad.stderr.trim()).toBe("error: encode: --layer must be z or c, got 'q'");
   }, 240_000);
 });

@@ -150,9 +150,11 @@ export class CorpusPackSource implements PackSource {
         // The scan's length is what the pack was sized for; a file that decodes longer (it changed
         // since the scan) is cut to it, shorter (truncated, corrupt frames) keeps what was decoded.
         const len = Math.min(d.samples.length, e.samples);
-        toInt16(d.samples.subarray(0, len), audio, at);
+        const clipped = toInt16(d.samples.subarray(0, len), audio, at);
         lengths[i] = len;
-        if (d.notice) this.reportOnce(e.path, () => this.o.onNotice?.(e.path, d.notice!));
+        // Packs hold int16, so float audio beyond ±1 (or NaN) cannot pass unchanged: say so, once.
+        const notes = [d.notice, clipped > 0 ? `${clipped} of ${len} samples outside [-1, 1] clipped to int16 full scale (packs hold int16)` : undefined].filter((n) => n !== undefined);
+        if (notes.length > 0) this.reportOnce(e.path, () => this.o.onNotice?.(e.path, notes.join('; ')));
       } catch (err) {
         if (!(err instanceof AudioFileError)) throw err;
         this.reportOnce(e.path, () => this.o.onSkip?.(e.path, err.reason));

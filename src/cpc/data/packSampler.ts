@@ -54,11 +54,15 @@ export function packPool(pack: AudioPack): WindowPool {
 }
 
 /** Converts float samples to int16 the usual way (scale by 32768, round, clamp). */
-export function toInt16(src: Float32Array, dst: Int16Array, at: number): void {
+/** Returns how many samples were outside int16's range and clipped (float audio beyond ±1). */
+export function toInt16(src: Float32Array, dst: Int16Array, at: number): number {
+  let clipped = 0;
   for (let i = 0; i < src.length; i++) {
     const v = Math.round(src[i]! * 32768);
+    if (v > 32767 || v < -32768 || v !== v) clipped++;
     dst[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
+  return clipped;
 }
 
 export class PackSampler {
