@@ -27,11 +27,15 @@ export function cli(args: string[], opts: { env?: Record<string, string>; whileR
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      stderr = stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr: withoutDawnWarnings(stderr) });
     });
     opts.whileRunning?.(child);
   });
+}
+
+/** stderr without Dawn's own Vulkan notices ("Warning: … artificially reduced …"): not ours to count. */
+export function withoutDawnWarnings(stderr: string): string {
+  return stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
 }
 
 /** The last stdout line parsed as JSON (the `--json` summary). */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, type CliResult } from './cli.ts';
+import { BIN, withoutDawnWarnings, type CliResult } from './cli.ts';
 
 export const GNU_TIME = '/usr/bin/time';
 
@@ -78,9 +78,7 @@ export async function cliMeasured(
         clearTimeout(timer);
         clearInterval(watch);
         rawStderr = stderr;
-        // Dawn's own notices ("Warning: … artificially reduced …") are not ours to count.
-        stderr = stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
-        resolve({ code, signal, stdout, stderr, killed, rawStderr });
+        resolve({ code, signal, stdout, stderr: withoutDawnWarnings(stderr), killed, rawStderr });
       });
     });
     const wallMs = performance.now() - t0;

@@ -157,7 +157,6 @@ export class WindowSampler {
   readonly B: number;
   readonly L: number;
   readonly split: Split;
-  private readonly list: readonly Utterance[];
   private readonly eligible: Uint32Array;
   private readonly pool: WindowPool;
   private readonly rng: Rng;
@@ -171,7 +170,6 @@ export class WindowSampler {
     this.L = opts.L;
     this.split = split;
     const { list, eligible } = eligibleUtterances(op, dataset, split, opts.L);
-    this.list = list;
     this.eligible = eligible;
     this.pool = utterancePool(list);
     this.rng = new Rng(opts.seed);
