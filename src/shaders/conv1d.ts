@@ -30,6 +30,7 @@ import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { KernelSource } from '../runtime/pipelines.ts';
 import type { DType, Tensor } from '../runtime/tensor.ts';
+import type { KernelVariant } from '../runtime/variants.ts';
 import { grid1d } from './elementwise.ts';
 import lanesSubgroup from './conv1dLanes.subgroup.wgsl?raw';
 import lanesPortable from './conv1dLanes.portable.wgsl?raw';
@@ -230,6 +231,29 @@ export function defaultWorkgroupSize(ctx: GpuContext): number {
   const a = ctx.adapter;
   const software = a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
   return software ? 16 : 64;
+}
+
+/** GEMM workgroup sizes the variants try (multiples of 8; 8 and 16 won on lavapipe, GPUs favour 64+). */
+const CONV_VARIANT_WORKGROUP_SIZES = [8, 16, 32, 64, 128, 256];
+
+/**
+ * The conv variants valid on this device for these dims, the adapter-class default first
+ * (src/runtime/variants.ts). Forward and backward use the same knobs today.
+ */
+export function conv1dVariants(ctx: GpuContext, d: Conv1dDims, _phase: 'forward' | 'backward'): KernelVariant<Conv1dOptions>[] {
+  const info = (ctx.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const sgOk = ctx.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+  const lanesList: LaneSharing[] = sgOk ? ['subgroup', 'portable'] : ['portable'];
+  const maxWg = Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
+  const def = defaultWorkgroupSize(ctx);
+  const out: KernelVariant<Conv1dOptions>[] = [];
+  for (const lanes of lanesList) {
+    for (const wg of [def, ...CONV_VARIANT_WORKGROUP_SIZES.filter((w) => w !== def)]) {
+      if (wg <= maxWg) out.push({ id: `${lanes}.wg${wg}`, options: { lanes, workgroupSize: wg } });
+    }
+  }
+  void d;
+  return out;
 }
 
 function resolveOptions(ctx: GpuContext, op: string, d: Conv1dDims, opts: Conv1dOptions): { lanes: LaneSharing; wg: number } {

@@ -28,6 +28,7 @@ import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { DType, Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './elementwise.ts';
+import type { KernelVariant } from '../runtime/variants.ts';
 import recurrenceCode from './gru.wgsl?raw';
 import gemmCode from './gruGemm.wgsl?raw';
 
@@ -55,6 +56,20 @@ export const GRU_GEMM_TILES: { inputProjection: GemmTile; weightGrad: GemmTile; 
   weightGrad: { rq: 4, tm: 8 },
   inputGrad: { rq: 4, tm: 8 },
 };
+
+/** Register tiles the variants try for all three GEMMs (the measured candidates above). */
+const GRU_VARIANT_TILES: GemmTile[] = [{ rq: 4, tm: 8 }, { rq: 2, tm: 16 }, { rq: 3, tm: 16 }, { rq: 4, tm: 16 }];
+
+/**
+ * The GRU variants valid for these dims, the default first (src/runtime/variants.ts): the GEMM
+ * register tile; the recurrence keeps its default geometry.
+ */
+export function gruVariants(_ctx: GpuContext, _d: GruDims, _phase: 'forward' | 'backward'): KernelVariant<GruBackwardOptions>[] {
+  return GRU_VARIANT_TILES.map((t) => ({
+    id: `tile${t.rq}x${t.tm}`,
+    options: { tiles: { inputProjection: t, weightGrad: t, inputGrad: t } },
+  }));
+}
 
 /** Upper bound on sequences per recurrence workgroup; must equal gru.wgsl's `const MAX_SPW`. */
 export const GRU_MAX_SPW = 8;
