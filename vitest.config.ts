@@ -1,8 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Kernel-variant and f16 tests run twice: on lavapipe (the default Vulkan driver) and on
+// SwiftShader (Chromium's software Vulkan, the browser tests' adapter), because the tuner may pick
+// different variants on each and every variant must meet the oracle on both. Dawn chooses its
+// Vulkan driver when it initialises, so the second pass is its own project with VK_ICD_FILENAMES
+// set; CPC_WEBGPU_EXPECT_ADAPTER makes testDevice() refuse to run on the wrong adapter.
+const BOTH_ADAPTERS = ['tests/**/*Variants.test.ts', 'tests/**/*.f16.test.ts'];
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     // dawn.node is a native addon holding a Vulkan instance: separate processes are the safe
     // isolation (DESIGN.md §6), and two workers match the 2-core machines we run on.
     pool: 'forks',
@@ -10,6 +17,19 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['tests/helpers/globalSetup.ts'],
-    env: { XDG_RUNTIME_DIR: '/tmp' },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'lavapipe', include: ['tests/**/*.test.ts'], env: { XDG_RUNTIME_DIR: '/tmp' } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'swiftshader',
+          include: BOTH_ADAPTERS,
+          env: { XDG_RUNTIME_DIR: '/tmp', VK_ICD_FILENAMES: SWIFTSHADER_ICD, CPC_WEBGPU_EXPECT_ADAPTER: 'swiftshader' },
+        },
+      },
+    ],
   },
 });

@@ -11,7 +11,17 @@ let ctxPromise: Promise<GpuContext> | null = null;
 /** The file's shared device; disposed after the file's tests so the worker can exit. */
 export function testDevice(): Promise<GpuContext> {
   if (!ctxPromise) {
-    ctxPromise = acquireNodeDevice({ label: 'test' });
+    ctxPromise = acquireNodeDevice({ label: 'test' }).then((ctx) => {
+      // The SwiftShader project (vitest.config.ts) must not silently run on lavapipe again.
+      const want = process.env.CPC_WEBGPU_EXPECT_ADAPTER;
+      const a = ctx.adapter;
+      const name = `${a.vendor} ${a.architecture} ${a.description}`;
+      if (want && !name.toLowerCase().includes(want.toLowerCase())) {
+        ctx.dispose();
+        throw new Error(`expected the ${want} adapter (CPC_WEBGPU_EXPECT_ADAPTER), got "${name}"`);
+      }
+      return ctx;
+    });
     afterAll(async () => {
       const ctx = await ctxPromise;
       ctxPromise = null;
