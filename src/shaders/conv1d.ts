@@ -41,6 +41,7 @@ import weightGradWaveCode from './conv1dWeightGradWave.wgsl?raw';
 import relayoutCode from './conv1dRelayout.wgsl?raw';
 import backwardCode from './conv1dBackward.wgsl?raw';
 import normCode from './channelNorm.wgsl?raw';
+import wgmemCode from './conv1dWgmem.wgsl?raw';
 
 export const CHANNEL_NORM_EPS = 1e-5;
 
@@ -77,11 +78,29 @@ export interface Conv1dTensorSpec {
 
 export type LaneSharing = 'subgroup' | 'portable';
 
+/**
+ * A workgroup-memory tiling (conv1dWgmem.wgsl): wy × wx invocations, each a 4 × 4 register
+ * micro-tile, so a workgroup computes a (4·wy) × (4·wx) output tile.
+ */
+export interface WgmemTiling {
+  /** Invocations along the output columns (tile width 4·wx). */
+  wx: number;
+  /** Invocations along the output rows (tile height 4·wy). */
+  wy: number;
+}
+
 export interface Conv1dOptions {
   /** Default: 'subgroup' when the device has subgroups with subgroupMinSize ≥ 8, else 'portable'. */
   lanes?: LaneSharing;
   /** Invocations per GEMM workgroup, a multiple of 8 (default: defaultWorkgroupSize). */
   workgroupSize?: number;
+  /**
+   * Run the forward GEMM, the dW partials and the dx GEMM as workgroup-memory tiled GEMMs with
+   * this tiling instead of the barrier-free register tiles (absent: register tiles). The
+   * waveform-style dW kernel (short spans) and the reductions are the same either way; `lanes`
+   * and `workgroupSize` still pick those.
+   */
+  wgmem?: WgmemTiling;
 }
 
 const ceil8 = (n: number) => ceilDiv(n, 8) * 8;
@@ -228,46 +247,128 @@ export function checkConv1dLimits(ctx: GpuContext, d: Conv1dDims, opts: { backwa
  * warps stay full (not measured: no GPU here).
  */
 export function defaultWorkgroupSize(ctx: GpuContext): number {
-  const a = ctx.adapter;
-  const software = a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
-  return software ? 16 : 64;
+  return isSoftwareAdapter(ctx) ? 16 : 64;
 }
 
-/** GEMM workgroup sizes the variants try (multiples of 8; 8 and 16 won on lavapipe, GPUs favour 64+). */
-const CONV_VARIANT_WORKGROUP_SIZES = [8, 16, 32, 64, 128, 256];
+/**
+ * Register-tile GEMM workgroup sizes the variants try besides the default: 16 (lavapipe's best,
+ * with 8 within noise of it), 64 (two GPU warps / one wave64) and 256 (the WebGPU maximum, fewer
+ * and fuller workgroups). 8, 32 and 128 are left out to keep the tuner's list short.
+ */
+const CONV_VARIANT_WORKGROUP_SIZES = [16, 64, 256];
+
+/**
+ * Workgroup-memory tilings the variants try, largest first: 64×64 tiles on 16×16 invocations
+ * (the classic desktop SGEMM tile: each staged element feeds 64 multiply-adds), 32×32 on 8×8
+ * (mobile GPUs and small grids: a quarter of the workgroup memory, 4× the workgroups), and the
+ * two 32×64 / 64×32 halves (tall-thin and short-wide GEMMs: dx of the waveform-adjacent layer,
+ * dW's K·Cin rows × Cout columns).
+ */
+const WGMEM_TILINGS: readonly WgmemTiling[] = [{ wy: 16, wx: 16 }, { wy: 8, wx: 8 }, { wy: 8, wx: 16 }, { wy: 16, wx: 8 }];
+/** Staged K depth of conv1dWgmem.wgsl (its BK) and its padded A row (AS_STRIDE). */
+const WGMEM_BK = 16;
+const WGMEM_AS_STRIDE = 17;
+
+/** Bytes of workgroup memory conv1dWgmem.wgsl declares for a tiling. */
+export function wgmemStorageBytes(t: WgmemTiling): number {
+  return 4 * (4 * t.wy * WGMEM_AS_STRIDE + WGMEM_BK * 4 * t.wx);
+}
+
+/** Stable variant id of a tiling: tile rows × columns, then workgroup rows × columns. */
+export function wgmemId(t: WgmemTiling): string {
+  return `wgmem.t${4 * t.wy}x${4 * t.wx}.wg${t.wy}x${t.wx}`;
+}
+
+function isSoftwareAdapter(ctx: GpuContext): boolean {
+  const a = ctx.adapter;
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
+}
+
+function wgmemFits(ctx: GpuContext, t: WgmemTiling): boolean {
+  const l = ctx.limits;
+  return t.wx * t.wy <= l.maxComputeInvocationsPerWorkgroup && t.wx <= l.maxComputeWorkgroupSizeX
+    && t.wy <= l.maxComputeWorkgroupSizeY && wgmemStorageBytes(t) <= l.maxComputeWorkgroupStorageSize;
+}
+
+/** Workgroups of the phase's main GEMM under a tiling: forward y, backward dx (dW for the waveform). */
+function wgmemGrid(d: Conv1dDims, phase: 'forward' | 'backward', t: WgmemTiling): number {
+  const g = conv1dGeometry(d);
+  const bm = 4 * t.wy, bn = 4 * t.wx;
+  if (phase === 'forward') return ceilDiv(g.NP, bn) * ceilDiv(g.M, bm);
+  if (d.layer > 0) return ceilDiv(g.NPI, bn) * ceilDiv(d.B * ceilDiv(d.Tin, d.stride), bm) * d.stride;
+  return ceilDiv(g.NP, bn) * ceilDiv(g.RP, bm) * g.CHUNKS;
+}
+
+/**
+ * Enough workgroups to occupy a GPU: 128 covers 2-4 resident workgroups on each of the 32-64
+ * compute units of a desktop part, and more than enough for a mobile GPU's handful.
+ */
+const GPU_FILL_WORKGROUPS = 128;
 
 /**
  * The conv variants valid on this device for these dims, the adapter-class default first
- * (src/runtime/variants.ts). Forward and backward use the same knobs today.
+ * (src/runtime/variants.ts): the register tiles (lanes × workgroup size) and the workgroup-memory
+ * tilings. Ids: `${lanes}.wg${n}` and `wgmem.t${rows}x${cols}.wg${rows}x${cols}`.
+ *
+ * Default on software adapters: today's register tile (measured fastest there: workgroup barriers
+ * turn a llvmpipe kernel into coroutines, DESIGN.md §6). Default on every other adapter: the
+ * largest workgroup-memory tiling that still gives the phase's main GEMM GPU_FILL_WORKGROUPS
+ * workgroups (the smallest tiling's otherwise). By GPU principles, not measured (no GPU here):
+ * the register tiles re-read their A rows from global memory once per 8 output columns, a staged
+ * tile reads each element once per 64 (or 32) outputs, and GPUs' workgroup memory and barriers are
+ * cheap; a tile too large for the problem leaves compute units idle, hence the fill rule.
+ * The backward of the waveform layer (no dx; its dW runs the role-swapped wave kernel, which has
+ * no wgmem form) lists only the register variants: a wgmem entry there would be the same kernels.
  */
-export function conv1dVariants(ctx: GpuContext, d: Conv1dDims, _phase: 'forward' | 'backward'): KernelVariant<Conv1dOptions>[] {
+export function conv1dVariants(ctx: GpuContext, d: Conv1dDims, phase: 'forward' | 'backward'): KernelVariant<Conv1dOptions>[] {
   const info = (ctx.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
   const sgOk = ctx.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
   const lanesList: LaneSharing[] = sgOk ? ['subgroup', 'portable'] : ['portable'];
   const maxWg = Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
   const def = defaultWorkgroupSize(ctx);
-  const out: KernelVariant<Conv1dOptions>[] = [];
+  const register: KernelVariant<Conv1dOptions>[] = [];
   for (const lanes of lanesList) {
     for (const wg of [def, ...CONV_VARIANT_WORKGROUP_SIZES.filter((w) => w !== def)]) {
-      if (wg <= maxWg) out.push({ id: `${lanes}.wg${wg}`, options: { lanes, workgroupSize: wg } });
+      if (wg <= maxWg) register.push({ id: `${lanes}.wg${wg}`, options: { lanes, workgroupSize: wg } });
     }
   }
-  void d;
-  return out;
+  const wave = phase === 'backward' && d.layer === 0 && conv1dGeometry(d).waveDw;
+  const tilings = wave ? [] : WGMEM_TILINGS.filter((t) => wgmemFits(ctx, t));
+  if (isSoftwareAdapter(ctx) || tilings.length === 0) {
+    return [...register, ...tilings.map((t) => ({ id: wgmemId(t), options: { wgmem: { ...t } } }))];
+  }
+  const first = tilings.find((t) => wgmemGrid(d, phase, t) >= GPU_FILL_WORKGROUPS)
+    ?? tilings.reduce((a, t) => (wgmemGrid(d, phase, t) > wgmemGrid(d, phase, a) ? t : a));
+  const ordered = [first, ...tilings.filter((t) => t !== first)];
+  return [...ordered.map((t) => ({ id: wgmemId(t), options: { wgmem: { ...t } } })), ...register];
 }
 
-function resolveOptions(ctx: GpuContext, op: string, d: Conv1dDims, opts: Conv1dOptions): { lanes: LaneSharing; wg: number } {
+interface ResolvedOptions { lanes: LaneSharing; wg: number; wgmem: WgmemTiling | null }
+
+function resolveOptions(ctx: GpuContext, op: string, d: Conv1dDims, opts: Conv1dOptions): ResolvedOptions {
   const info = (ctx.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
   const sgOk = ctx.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
   const lanes = opts.lanes ?? (sgOk ? 'subgroup' : 'portable');
+  const shapes = dimShapes(d);
   if (lanes === 'subgroup' && !sgOk) {
-    throw new ShapeError(op, `lanes 'subgroup' needs the 'subgroups' feature with subgroupMinSize ≥ 8 (device: ${ctx.has('subgroups') ? `min size ${info?.subgroupMinSize}` : 'no subgroups'})`, dimShapes(d));
+    throw new ShapeError(op, `lanes 'subgroup' needs the 'subgroups' feature with subgroupMinSize ≥ 8 (device: ${ctx.has('subgroups') ? `min size ${info?.subgroupMinSize}` : 'no subgroups'})`, shapes);
   }
   const wg = opts.workgroupSize ?? defaultWorkgroupSize(ctx);
-  if (!Number.isInteger(wg) || wg <= 0 || wg % 8 !== 0) throw new ShapeError(op, `workgroupSize must be a positive multiple of 8, got ${wg}`, dimShapes(d));
-  ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', wg, dimShapes(d));
-  ctx.checkLimit(op, 'maxComputeWorkgroupSizeX', wg, dimShapes(d));
-  return { lanes, wg };
+  if (!Number.isInteger(wg) || wg <= 0 || wg % 8 !== 0) throw new ShapeError(op, `workgroupSize must be a positive multiple of 8, got ${wg}`, shapes);
+  ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', wg, shapes);
+  ctx.checkLimit(op, 'maxComputeWorkgroupSizeX', wg, shapes);
+  const t = opts.wgmem ?? null;
+  if (t) {
+    if (!Number.isInteger(t.wx) || !Number.isInteger(t.wy) || t.wx <= 0 || t.wy <= 0) {
+      throw new ShapeError(op, `wgmem tiling needs positive integer wx and wy, got wx = ${t.wx}, wy = ${t.wy}`, shapes);
+    }
+    const tag = `${op} (wgmem ${t.wy}×${t.wx} invocations)`;
+    ctx.checkLimit(tag, 'maxComputeInvocationsPerWorkgroup', t.wx * t.wy, shapes);
+    ctx.checkLimit(tag, 'maxComputeWorkgroupSizeX', t.wx, shapes);
+    ctx.checkLimit(tag, 'maxComputeWorkgroupSizeY', t.wy, shapes);
+    ctx.checkLimit(tag, 'maxComputeWorkgroupStorageSize', wgmemStorageBytes(t), shapes);
+  }
+  return { lanes, wg, wgmem: t ? { wx: t.wx, wy: t.wy } : null };
 }
 
 const shaderCache = new Map<string, KernelSource>();
@@ -291,6 +392,8 @@ function gemmShader(kind: keyof typeof GEMM_BODIES, lanes: LaneSharing): KernelS
   }
   return s;
 }
+
+const wgmemShader: KernelSource = { name: 'conv1dWgmem', code: wgmemCode };
 
 export const conv1dRelayoutShader: KernelSource = { name: 'conv1dRelayout', code: relayoutCode };
 export const conv1dBackwardShader: KernelSource = { name: 'conv1dBackward', code: backwardCode };
@@ -347,9 +450,10 @@ export function conv1dFlops(d: Conv1dDims): number {
   return 2 * d.B * d.Tout * d.Cout * d.Cin * d.K;
 }
 
+type RowsConstants = { TR: number; A_BS: number; A_TS: number; RED: number; N: number; NP: number; O_BS: number; O_TS: number; O_PS: number; VS: number; VLIM: number; RELU: number; phases: number };
+
 function rowsSpec(
-  d: Conv1dDims, shader: KernelSource, entry: string, wg: number, a: Tensor, w: Tensor, out: Tensor, bias: Tensor | null,
-  c: { TR: number; A_BS: number; A_TS: number; RED: number; N: number; NP: number; O_BS: number; O_TS: number; O_PS: number; VS: number; VLIM: number; RELU: number; phases: number },
+  d: Conv1dDims, shader: KernelSource, entry: string, wg: number, a: Tensor, w: Tensor, out: Tensor, bias: Tensor | null, c: RowsConstants,
 ): DispatchSpec {
   const { phases, ...constants } = c;
   return {
@@ -359,11 +463,24 @@ function rowsSpec(
   };
 }
 
+/** The same GEMM as rowsSpec, as conv1dWgmem.wgsl's forward / inputGrad with tiling t. */
+function wgmemRowsSpec(
+  ctx: GpuContext, op: string, d: Conv1dDims, entry: 'forward' | 'inputGrad', t: WgmemTiling, a: Tensor, w: Tensor, out: Tensor, bias: Tensor | null, c: RowsConstants,
+): DispatchSpec {
+  const { phases, ...constants } = c;
+  const workgroups: [number, number, number] = [ceilDiv(c.NP, 4 * t.wx), ceilDiv(d.B * c.TR, 4 * t.wy), phases];
+  for (const n of workgroups) ctx.checkLimit(op, 'maxComputeWorkgroupsPerDimension', n, dimShapes(d));
+  return {
+    shader: wgmemShader, entryPoint: entry, constants: { ...constants, NB: d.B, WX: t.wx, WY: t.wy },
+    bindings: bias ? [a, w, out, bias] : [a, w, out], workgroups,
+  };
+}
+
 /** y = ReLU(norm?(conv(x) + bias)): weight relayout, one GEMM dispatch, (norm pass). */
 export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwardTensors, opts: Conv1dOptions = {}): Conv1dPlan {
   const op = `conv1dForward.l${d.layer + 1}`;
   checkConv1dLimits(ctx, d);
-  const { lanes, wg } = resolveOptions(ctx, op, d, opts);
+  const { lanes, wg, wgmem } = resolveOptions(ctx, op, d, opts);
   const g = conv1dGeometry(d);
   const x = checkInput(op, 'x', t.x, d);
   checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
@@ -377,14 +494,17 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
     checkTensor(op, 'rstd', t.rstd, [d.B, d.Tout], d);
   }
   const vec4 = d.Cin % 4 === 0;
+  const fc: RowsConstants = {
+    TR: d.Tout, A_BS: d.Tin * d.Cin, A_TS: d.stride * d.Cin, RED: g.RED, N: d.Cout, NP: g.NP,
+    O_BS: d.Tout * d.Cout, O_TS: d.Cout, O_PS: 0, VS: 1, VLIM: d.Tout, RELU: d.norm ? 0 : 1, phases: 1,
+  };
   const specs: DispatchSpec[] = [{
     shader: conv1dRelayoutShader, entryPoint: 'forwardWeights',
     constants: { COUT: d.Cout, CIN: d.Cin, K: d.K, NP: g.NP, TOTAL: g.RED * g.NP },
     bindings: [t.weight, t.scratch.wT], workgroups: grid1d(ctx, ceilDiv(g.RED * g.NP, FLAT_WG)),
-  }, rowsSpec(d, gemmShader('gemm', lanes), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, {
-    TR: d.Tout, A_BS: d.Tin * d.Cin, A_TS: d.stride * d.Cin, RED: g.RED, N: d.Cout, NP: g.NP,
-    O_BS: d.Tout * d.Cout, O_TS: d.Cout, O_PS: 0, VS: 1, VLIM: d.Tout, RELU: d.norm ? 0 : 1, phases: 1,
-  })];
+  }, wgmem
+    ? wgmemRowsSpec(ctx, op, d, 'forward', wgmem, x, t.scratch.wT, t.y, t.bias, fc)
+    : rowsSpec(d, gemmShader('gemm', lanes), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
   if (d.norm) {
     specs.push({
       shader: channelNormShader, entryPoint: 'forward',
@@ -433,7 +553,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   const op = `conv1dBackward.l${d.layer + 1}`;
   const inputGrad = t.dx !== null;
   checkConv1dLimits(ctx, d, { backward: true, inputGrad });
-  const { lanes, wg } = resolveOptions(ctx, op, d, opts);
+  const { lanes, wg, wgmem } = resolveOptions(ctx, op, d, opts);
   const g = conv1dGeometry(d);
   const x = checkInput(op, 'x', t.x, d);
   checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
@@ -489,6 +609,14 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
       // writable bindings of one range, which WebGPU refuses (all storage bindings are read_write).
       bindings: [x, du, dwPartial, t.y], workgroups: [g.RP / 8, ceilDiv(ceilDiv(d.Cout, 4), wg), g.CHUNKS],
     });
+  } else if (wgmem) {
+    const { WG: _wg, ...c } = dwConsts;
+    const workgroups: [number, number, number] = [ceilDiv(g.NP, 4 * wgmem.wx), ceilDiv(g.RP, 4 * wgmem.wy), g.CHUNKS];
+    for (const n of workgroups) ctx.checkLimit(op, 'maxComputeWorkgroupsPerDimension', n, dimShapes(d));
+    specs.push({
+      shader: wgmemShader, entryPoint: 'dwPartial', constants: { ...c, WX: wgmem.wx, WY: wgmem.wy },
+      bindings: [x, duPad!, dwPartial], workgroups,
+    });
   } else {
     specs.push({
       shader: gemmShader('weightGrad', lanes), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
@@ -509,10 +637,13 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
       bindings: [t.weight, wdT!], workgroups: grid1d(ctx, ceilDiv(total, FLAT_WG)),
     });
     const v4 = d.Cout % 4 === 0;
-    specs.push(rowsSpec(d, gemmShader('gemm', lanes), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, {
+    const xc: RowsConstants = {
       TR: ceilDiv(d.Tin, d.stride), A_BS: tpad * d.Cout, A_TS: d.Cout, RED: g.JM * d.Cout, N: d.Cin, NP: g.NPI,
       O_BS: d.Tin * d.Cin, O_TS: d.stride * d.Cin, O_PS: d.Cin, VS: d.stride, VLIM: d.Tin, RELU: 0, phases: d.stride,
-    }));
+    };
+    specs.push(wgmem
+      ? wgmemRowsSpec(ctx, op, d, 'inputGrad', wgmem, duPad!, wdT!, dx, null, xc)
+      : rowsSpec(d, gemmShader('gemm', lanes), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, xc));
   }
   const yElems = g.M * d.Cout;
   return {
