@@ -23,18 +23,24 @@ function dims(o: Omit<Conv1dDims, 'Tout'>): Conv1dDims {
   return { ...o, Tout: Math.floor((o.Tin - o.K) / o.stride) + 1 };
 }
 
-// Shapes that hit the edges of every tiling (32 or 64 rows / columns, K steps of 16):
-//  • the waveform layer (Cin = 1, RED = 10 < one K step; its dW is the wave kernel), B = 1;
-//  • odd Cin and Cout (7 → 9: scalar paths, partial 4-column groups, NP = 16 > Cout), k = 5 not a
-//    multiple of s = 3 (three dx phases, JM = 2), ChannelNorm, B = 2;
-//  • Cout = 68 > 64 (two column tiles, the second nearly empty), Cin = 37 (RED = 148: 9 full K
-//    steps + 4; dW rows RP = 152 span three 64-row tiles), B·Tout = 2·34 = 68 rows (a second,
-//    nearly empty row tile), dx over 2 phases with Cin = 37 columns, vec4 dx path (Cout % 4 = 0).
+// Shapes that hit the edges of every tiling (32 or 64 rows / columns, K steps of 16). Few on
+// purpose: SwiftShader takes 2-4 s to compile each workgroup-memory pipeline (barriers become
+// coroutines there), and every shape is new pipelines for every variant.
+//  • the waveform layer, B = 1, no norm (the GEMM's bias + ReLU epilogue; RED = 10 < one K step;
+//    its backward is the wave dW kernel with the fused ReLU backward, register variants only);
+//  • one shape with all the other edges: odd Cin = 37 and Cout = 67 (scalar paths; 67 > 64: a
+//    second, nearly empty column tile; NP = 72), RED = 185 (11 full K steps + 9), k = 5 not a
+//    multiple of s = 3 (three dx phases, JM = 2; dx rows 2·101 = 202, not a multiple of 32), B·Tout
+//    = 200 rows, three dW chunks of 67 frames (boundaries inside a batch, not multiples of 16),
+//    dW rows RP = 188 (three 64-row tiles, the last partial), ChannelNorm on;
+//  • the register tiles' vec4 paths (Cin = 8, Cout = 12, k = 8, s = 4 with a remainder), B = 2: the
+//    wgmem kernels have no vec4 specialisation, so this shape runs the register variants only.
 const SHAPES: Conv1dDims[] = [
-  dims({ layer: 0, B: 1, Cin: 1, Tin: 203, Cout: 12, K: 10, stride: 5, norm: true }),
-  dims({ layer: 2, B: 2, Cin: 7, Tin: 41, Cout: 9, K: 5, stride: 3, norm: true }),
-  dims({ layer: 3, B: 2, Cin: 37, Tin: 71, Cout: 68, K: 4, stride: 2, norm: false }),
+  dims({ layer: 0, B: 1, Cin: 1, Tin: 203, Cout: 12, K: 10, stride: 5, norm: false }),
+  dims({ layer: 3, B: 2, Cin: 37, Tin: 302, Cout: 67, K: 5, stride: 3, norm: true }),
+  dims({ layer: 1, B: 2, Cin: 8, Tin: 50, Cout: 12, K: 8, stride: 4, norm: false }),
 ];
+const REGISTER_ONLY = 2;
 
 function checkLayer(tag: string, p: ConvLayerProblem, got: ConvLayerGpuResult, o: ReturnType<typeof convLayerOracle>): void {
   const { d } = p;
@@ -57,7 +63,7 @@ function checkLayer(tag: string, p: ConvLayerProblem, got: ConvLayerGpuResult, o
 
 const problems = SHAPES.map((d, i) => {
   const p = convLayerProblem(d, 40 + i);
-  return { p, o: convLayerOracle(p) };
+  return { p, o: convLayerOracle(p), registerOnly: i === REGISTER_ONLY };
 });
 
 /** The union of both phases' lists (forward and backward options are one object per run). */
@@ -69,21 +75,24 @@ async function allVariants(ctx: GpuContext, d: Conv1dDims) {
 
 describe('conv1d variants vs the float64 oracle (this adapter)', async () => {
   const ctx = await testDevice();
-  // Listed once for the first non-waveform shape; every shape runs every id its own lists give.
-  const ids = (await allVariants(ctx, SHAPES[2]!)).map((v) => v.id);
+  // Listed for the all-edges shape; every shape runs every id its own lists give.
+  const ids = (await allVariants(ctx, SHAPES[1]!)).map((v) => v.id);
 
   for (const id of ids) {
-    it(`${id}: forward + backward on ${SHAPES.length} edge shapes`, async () => {
-      for (const { p, o } of problems) {
+    it(`${id}: forward + backward on the edge shapes`, async () => {
+      let ran = 0;
+      for (const { p, o, registerOnly } of problems) {
         const v = (await allVariants(ctx, p.d)).find((x) => x.id === id);
-        // The waveform layer's backward lists no wgmem ids (the same kernels); its forward does.
-        if (!v) continue;
+        if (!v || (registerOnly && v.options.wgmem)) continue;
+        ran++;
         checkLayer(id, p, await runConvLayerGpu(ctx, p, v.options, o), o);
       }
+      expect(ran).toBeGreaterThanOrEqual(2);
     });
   }
 
   it('every variant is bitwise deterministic: two runs, identical outputs', async () => {
+    // The all-edges shape: its pipelines are built by now, and it has three dW chunks.
     const { p, o } = problems[1]!;
     for (const v of await allVariants(ctx, p.d)) {
       const a = await runConvLayerGpu(ctx, p, v.options, o);
@@ -128,8 +137,8 @@ describe('conv1dVariants lists', () => {
     }) as GpuContext;
     expect(conv1dVariants(gpu, paper[1]!, 'forward')[0]!.id).toBe('wgmem.t64x64.wg16x16');
     expect(conv1dVariants(gpu, paper[1]!, 'backward')[0]!.id).toBe('wgmem.t64x64.wg16x16');
-    // 2·34 rows × 68 columns: 64×64 gives 4 workgroups, 32×32 gives 9 (the most).
-    expect(conv1dVariants(gpu, SHAPES[2]!, 'forward')[0]!.id).toBe('wgmem.t32x32.wg8x8');
+    // 200 rows × 72 columns: 64×64 gives 8 workgroups, 32×32 gives 21 (the most).
+    expect(conv1dVariants(gpu, SHAPES[1]!, 'forward')[0]!.id).toBe('wgmem.t32x32.wg8x8');
     // Register variants stay in the list, after the tilings, with the GPU workgroup size first.
     const ids = conv1dVariants(gpu, paper[1]!, 'forward').map((v) => v.id);
     expect(ids.filter((i) => !i.startsWith('wgmem.'))[0]).toMatch(/\.wg64$/);
@@ -137,7 +146,7 @@ describe('conv1dVariants lists', () => {
 
   it('refuses a tiling beyond the device limits, naming op and limit', async () => {
     const ctx = await testDevice();
-    const d = SHAPES[2]!;
+    const d = { ...SHAPES[1]!, norm: false };
     const t = (shape: number[], label: string) => createTensor(ctx, shape, 'f32', label);
     const good = {
       x: t([d.B, d.Tin, d.Cin], 'x'), weight: t([d.Cout, d.Cin, d.K], 'w'), bias: t([d.Cout], 'b'), y: t([d.B, d.Tout, d.Cout], 'y'),
