@@ -12,13 +12,18 @@
 // kernels' work is exactly linear in B, and at B = 8 they alone would take several minutes here.
 // Extra rows: conv.stack.{fwd,bwd}.norm (ChannelNorm on; no baseline) and
 // conv.stack.{fwd,bwd}.portable (no subgroups, what browsers without them run).
+// Variant rows conv.l<i>.{fwd,bwd}[<variant id>] (fields variant, is_default, vs_default =
+// default's ms / this ms, both measured in this run): every entry of conv1dVariants for that layer
+// and phase, each variant's stack built once and the variants timed interleaved rep by rep (so
+// machine load hits them alike). At @paper they run at B = 1 (shape says so): the per-layer GEMMs
+// keep ≥ 126 rows there, and 10 variants × B = 8 would take tens of minutes on a software adapter.
 import type { GpuContext } from '../src/runtime/device.ts';
 import { prepareDispatches, runOps, type DispatchSpec, type PreparedOp } from '../src/runtime/kernel.ts';
 import { Profiler } from '../src/runtime/profiler.ts';
 import { readTensor } from '../src/runtime/staging.ts';
 import { createTensor, writeTensor, type Tensor } from '../src/runtime/tensor.ts';
 import {
-  conv1dBackwardScratch, conv1dFlops, conv1dForwardScratch, conv1dSavedTensors, encoderStackDims, planConv1dBackward,
+  conv1dBackwardScratch, conv1dFlops, conv1dForwardScratch, conv1dSavedTensors, conv1dVariants, encoderStackDims, planConv1dBackward,
   planConv1dForward, type Conv1dDims, type Conv1dOptions, type Conv1dPlan, type Conv1dTensorSpec,
 } from '../src/shaders/conv1d.ts';
 import { naiveBackwardSpecs, naiveForwardSpecs } from './convNaive.ts';
@@ -233,6 +238,64 @@ async function runShape(b: BenchContext, prof: Profiler, cfg: { B: number; C: nu
   return rows;
 }
 
+/** Per-layer rows for every conv1dVariants entry, timed interleaved in one run (header). */
+async function variantRows(b: BenchContext, prof: Profiler, cfg: { B: number; C: number; L: number }, suffix: string): Promise<BenchResult[]> {
+  const { ctx, peak } = b;
+  const dims = encoderStackDims({ L: cfg.L, B: cfg.B, channels: cfg.C, kernels: KERNELS, strides: STRIDES });
+  const shape = { B: cfg.B, C: cfg.C, L: cfg.L };
+  const dirs = [['fwd', 'forward'], ['bwd', 'backward']] as const;
+  // id → options, and per (layer, dir) the ids listed there (first = default).
+  const options = new Map<string, Conv1dOptions>();
+  const listed = new Map<string, string[]>();
+  for (const d of dims) {
+    for (const [dir, phase] of dirs) {
+      const list = conv1dVariants(ctx, d, phase);
+      listed.set(`${d.layer}.${dir}`, list.map((v) => v.id));
+      for (const v of list) options.set(v.id, v.options);
+    }
+  }
+  const stacks = new Map<string, Stack>();
+  const times = new Map<string, number[]>();
+  const reps = b.quick ? 3 : 5;
+  try {
+    for (const [id, opts] of options) {
+      b.log(`conv${suffix}: building variant ${id}`);
+      stacks.set(id, await buildStack(ctx, dims, false, opts));
+    }
+    for (let r = 0; r < reps + 1; r++) {
+      b.log(`conv${suffix}: variants rep ${r + 1}/${reps + 1}${r === 0 ? ' (warm-up)' : ''}`);
+      for (const [id, s] of stacks) {
+        for (const [dir] of dirs) {
+          const o = await profileReps(prof, s[dir], dims.length, 1, 0);
+          if (r === 0) continue;
+          o.layerMs.forEach((ms, l) => {
+            const k = `${l}.${dir}.${id}`;
+            times.set(k, [...(times.get(k) ?? []), ms[0]!]);
+          });
+        }
+      }
+    }
+  } finally {
+    for (const s of stacks.values()) s.destroy();
+  }
+  const rows: BenchResult[] = [];
+  for (const d of dims) {
+    for (const [dir] of dirs) {
+      const ids = listed.get(`${d.layer}.${dir}`)!;
+      const defMs = median(times.get(`${d.layer}.${dir}.${ids[0]}`)!);
+      for (const id of ids) {
+        const ms = median(times.get(`${d.layer}.${dir}.${id}`)!);
+        rows.push(makeResult({
+          name: `conv.l${d.layer + 1}.${dir}[${id}]${suffix}`, shape, ms, peak,
+          flops: conv1dFlops(d) * (dir === 'bwd' && d.layer > 0 ? 2 : 1),
+          variant: id, is_default: id === ids[0], vs_default: r4(defMs / ms),
+        }));
+      }
+    }
+  }
+  return rows;
+}
+
 export const convSuite: BenchSuite = {
   name: 'conv',
   async run(b) {
@@ -241,9 +304,11 @@ export const convSuite: BenchSuite = {
     const small = b.quick ? { B: 2, C: 64, L: 20480 } : { B: 8, C: 64, L: 20480 };
     b.log(`conv: small (B, C, L) = (${small.B}, ${small.C}, ${small.L})`);
     rows.push(...await runShape(b, prof, small, ''));
+    rows.push(...await variantRows(b, prof, small, ''));
     if (b.paper) {
       b.log('conv: paper (B, C, L) = (8, 512, 20480) @paper');
       rows.push(...await runShape(b, prof, { B: 8, C: 512, L: 20480 }, '@paper'));
+      rows.push(...await variantRows(b, prof, { B: 1, C: 512, L: 20480 }, '@paper'));
     }
     return rows;
   },
