@@ -239,7 +239,7 @@ async function runShape(b: BenchContext, prof: Profiler, cfg: { B: number; C: nu
 }
 
 /** Per-layer rows for every conv1dVariants entry, timed interleaved in one run (header). */
-async function variantRows(b: BenchContext, prof: Profiler, cfg: { B: number; C: number; L: number }, suffix: string): Promise<BenchResult[]> {
+export async function variantRows(b: BenchContext, prof: Profiler, cfg: { B: number; C: number; L: number }, suffix: string): Promise<BenchResult[]> {
   const { ctx, peak } = b;
   const dims = encoderStackDims({ L: cfg.L, B: cfg.B, channels: cfg.C, kernels: KERNELS, strides: STRIDES });
   const shape = { B: cfg.B, C: cfg.C, L: cfg.L };

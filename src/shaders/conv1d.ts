@@ -25,6 +25,11 @@
 // multiply-adds each) makes it store-bound, and a dedicated tile that reuses overlapping windows
 // would save ≤ 1/6 of its memory operations. Tiling, workgroup size and the subgroup sharing were
 // chosen by measurement on lavapipe (bench/conv.ts); the .wgsl headers say why.
+// Variants (conv1dVariants, src/runtime/variants.ts): the register tiles above over lane sharing ×
+// workgroup size, and workgroup-memory tiled GEMMs (conv1dWgmem.wgsl, Conv1dOptions.wgmem) for
+// the forward, the dW partials and dx, the classic shared-tile form GPUs favour. They use the
+// same scratch, relayouts, epilogues, norm kernels and dW reduce, and sum every output in the same
+// ascending order, so only the GEMM dispatches differ.
 import type { GpuContext } from '../runtime/device.ts';
 import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
