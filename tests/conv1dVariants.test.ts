@@ -102,6 +102,23 @@ describe('conv1d variants vs the float64 oracle (this adapter)', async () => {
       }
     }
   });
+
+  it('today\'s variants all agree bitwise with the default (same ascending fma chain per output)', async () => {
+    // A design property of these kernels, not of the variant contract (which allows rounding
+    // differences): every GEMM variant sums each output as one fma chain in ascending reduction
+    // order, so the tuner's choice does not change a single bit here. A future variant that
+    // reorders sums (split-K, tree reductions) leaves this check and keeps the oracle tests.
+    for (const { p, o, registerOnly } of problems.slice(1)) {
+      const list = (await allVariants(ctx, p.d)).filter((v) => !(registerOnly && v.options.wgmem));
+      const ref = await runConvLayerGpu(ctx, p, list[0]!.options, o);
+      for (const v of list.slice(1)) {
+        const got = await runConvLayerGpu(ctx, p, v.options, o);
+        for (const k of ['y', 'dw', 'db', 'dx'] as const) {
+          expect(Array.from(got[k]!), `${v.id} ${k} vs ${list[0]!.id}`).toEqual(Array.from(ref[k]!));
+        }
+      }
+    }
+  });
 });
 
 describe('conv1dVariants lists', () => {
