@@ -316,7 +316,8 @@ const GPU_FILL_WORKGROUPS = 128;
  * tilings. Ids: `${lanes}.wg${n}` and `wgmem.t${rows}x${cols}.wg${rows}x${cols}`.
  *
  * Default on software adapters: today's register tile (measured fastest there: workgroup barriers
- * turn a llvmpipe kernel into coroutines, DESIGN.md §6). Default on every other adapter: the
+ * turn a llvmpipe kernel into coroutines, DESIGN.md §6; the wgmem tilings ran 2.3-15x slower on
+ * lavapipe and 1.3-10x on SwiftShader for layers 2-5 in bench/conv.ts's variant rows). Default on every other adapter: the
  * largest workgroup-memory tiling that still gives the phase's main GEMM GPU_FILL_WORKGROUPS
  * workgroups (the smallest tiling's otherwise). By GPU principles, not measured (no GPU here):
  * the register tiles re-read their A rows from global memory once per 8 output columns, a staged
