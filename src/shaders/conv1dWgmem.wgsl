@@ -18,9 +18,9 @@
 // span) and the compute loads (4 rows of one depth) hit distinct banks; B is staged as vec4 along
 // n, so each invocation's 4 columns are one 16-byte load. BK·4·(4·WY·(BK + 1)/4 + WX·4) bytes ≤
 // 16 KiB for every tiling conv1d.ts offers (the launcher checks maxComputeWorkgroupStorageSize).
-// Measured (bench/conv.ts variant rows, C = 64 encoder, interleaved): on lavapipe 2.3-15x slower
-// than the register tiles for layers 2-5 (barriers make coroutines there, DESIGN.md §6), on
-// SwiftShader 1.3-10x slower, and SwiftShader takes 2-4 s to compile each of these pipelines.
+// Measured (bench/conv.ts variant rows, C = 64 encoder, interleaved): the best tiling per layer ran
+// 2.3-15x slower than the register tiles for layers 2-5 on lavapipe (barriers make coroutines
+// there, DESIGN.md §6) and 1.3-10x on SwiftShader, which takes 2-4 s to compile each pipeline.
 // So they are never the default on software adapters; they are what GPUs are built for.
 
 override NB: u32;     // batches
