@@ -30,7 +30,7 @@ import { allocSpecs, convLayerOracle, convLayerProblem, f16, runConvLayerGpu, ty
 import { expectWithin } from './helpers/compare.ts';
 import { testDevice } from './helpers/gpu.ts';
 import { oracleConfig } from './helpers/oracleConfig.ts';
-import { expectModelGradsClose } from './helpers/modelBounds.ts';
+import { expectModelGradsClose, relNormError } from './helpers/modelBounds.ts';
 
 interface Case { name: string; d: Conv1dDims; xType: DType; yType: DType; seed: number }
 
@@ -184,16 +184,20 @@ describe('activations f16 in the CPC graph', () => {
 });
 
 /**
- * Whole model, tiny (norm on, the preset): f16 gradients vs the float64 oracle. The f32 rule
- * (tests/helpers/modelBounds.ts) allows 1e-3 of each gradient's norm, 100× its per-kernel level
- * (~1e-5 relative). With f16 storage every stored activation, xhat and du carries ≤ 2⁻¹¹ ≈ 4.9e-4
- * relative error on top: the kernel level becomes ~2⁻¹¹ (the layer tests above hold each
- * kernel to it), and the same 100× composition/conditioning allowance gives F16_GRAD_RTOL = 100·2⁻¹¹
- * ≈ 4.9e-2. The loss reads z (f32) computed from the f16 act.{n−2}: 10·2⁻¹¹ for its relative error
- * (the f32 rule's 10× loss-to-kernel ratio, 1e-4 vs 1e-5). A wrong index, a missing accumulation or a
- * dropped term moves a gradient by O(1) of its norm, 20× above this bound.
+ * Whole model, tiny (norm on, the preset): f16 gradients vs the float64 oracle, with a STATED bound
+ * (measured, not derived: composing the per-kernel bounds through 5 norm layers is far too loose to
+ * test anything). f32 storage gives ≤ 1.1e-6 of each gradient's norm here (≈ 20 u). With f16
+ * storage the parameters upstream of z see the stored activations' 2⁻¹¹ errors amplified by the
+ * ChannelNorm backward's projection (du = r·(g − mean g − xhat·S₂/(C−1)) is much smaller than g, so
+ * the 2⁻¹¹·|xhat|·|S₂| error of its last term is large relative to du) and by the chain below it:
+ * measured on seeds 21 / 22, encoder gradients are 2⁻¹¹ × 4…84 off (encoder.0.weight worst: 4.1e-2,
+ * 2.4e-2), while the GRU and predictor gradients, which see only z (f32, from the f16 act.{n−2}), are
+ * 2⁻¹¹ × ≤ 1.2 off, and the loss ≤ 5.1e-6. Bounds: encoder 200·2⁻¹¹ ≈ 0.098 (2.4× the worst seen),
+ * the rest and the loss 10·2⁻¹¹ ≈ 4.9e-3. A wrong index, a dropped term or a missing f16 widening
+ * moves a gradient by O(1) of its norm, ≥ 10× above the encoder bound.
  */
-const F16_GRAD_RTOL = 100 * U16;
+const F16_ENCODER_GRAD_RTOL = 200 * U16;
+const F16_GRAD_RTOL = 10 * U16;
 const F16_LOSS_RTOL = 10 * U16;
 
 describe('CpcTrainer with activations f16', () => {
@@ -214,8 +218,11 @@ describe('CpcTrainer with activations f16', () => {
     const b = await CpcTrainer.create(ctx, cfg, { params });
     try {
       const got = await a.lossAndGrads(signal);
-      const r = expectModelGradsClose(got, ref, 'f16 gpu vs oracle', F16_GRAD_RTOL, F16_LOSS_RTOL);
-      console.log(`f16 tiny vs oracle: loss rel ${r.lossRel.toExponential(2)}, worst gradient ${r.worstGrad.toExponential(2)} (${r.worstName})`);
+      expectModelGradsClose(got, ref, 'f16 gpu vs oracle', F16_ENCODER_GRAD_RTOL, F16_LOSS_RTOL);
+      for (const [name, w] of ref.grads) {
+        if (name.startsWith('encoder.')) continue;
+        expect(relNormError(got.grads.get(name)!, w), `${name}: ‖got − want‖/‖want‖`).toBeLessThanOrEqual(F16_GRAD_RTOL);
+      }
       const again = await b.lossAndGrads(signal);
       expect(again.loss).toBe(got.loss);
       for (const [name, g] of got.grads) expect(Array.from(again.grads.get(name)!), name).toEqual(Array.from(g));
