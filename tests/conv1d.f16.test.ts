@@ -15,7 +15,7 @@
 //     dW, dx, dγ, dβ are f32 sums whose inputs carry those errors (Σ|coefficient|·Δ).
 // Inputs are f16-exact, so the oracle runs on exactly the values the kernels read.
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/cpc/config.ts';
+import { parseConfigJson, resolveConfig } from '../src/cpc/config.ts';
 import { buildCpcGraph } from '../src/cpc/graph.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { planMemory } from '../src/runtime/planner.ts';
@@ -180,6 +180,13 @@ describe('activations f16 in the CPC graph', () => {
     expect(resolveConfig('small').activations).toBe('f32');
     expect(resolveConfig('paper').activations).toBe('f32');
     expect(() => resolveConfig('tiny', { activations: 'bf16' as never })).toThrow(/activations: must be one of 'f32', 'f16', got "bf16"/);
+  });
+
+  it('checkpoint configs round-trip the field; one written before it existed loads as f32', () => {
+    const cfg = resolveConfig('tiny', { activations: 'f16' });
+    expect(parseConfigJson(JSON.stringify(cfg), 'ckpt').activations).toBe('f16');
+    const { activations: _dropped, ...old } = resolveConfig('tiny');
+    expect(parseConfigJson(JSON.stringify(old), 'old ckpt')).toEqual(resolveConfig('tiny'));
   });
 });
 
