@@ -59,6 +59,17 @@ async function main(): Promise<void> {
       }
       const ms = new Map<ActivationsDType, number[]>(acts.map((a) => [a, []]));
       for (let r = 0; r < rounds; r++) for (const a of acts) ms.get(a)!.push(await stepMs(trainers.get(a)!, data, timedSteps));
+      // Per-op GPU time of one profiled step each (timestamp-query where available): where f16 wins or loses.
+      const prof = new Map<ActivationsDType, Map<string, number>>();
+      for (const a of acts) {
+        const p = await trainers.get(a)!.profileStep(data[0]!);
+        prof.set(a, new Map(p.ops.map((o) => [o.name, o.ms])));
+        console.log(`${preset} ${a}: profiled ${p.totalMs.toFixed(1)} ms (${p.source})`);
+      }
+      if (f16) {
+        const rows = [...prof.get('f32')!].filter(([n]) => n.startsWith('conv')).map(([n, v]) => `${n} ${v.toFixed(1)}→${(prof.get('f16')!.get(n) ?? NaN).toFixed(1)}`);
+        console.log(`${preset} conv ops ms f32→f16: ${rows.join(', ')}`);
+      }
       for (const t of trainers.values()) t.dispose();
       const med = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
       for (const a of acts) console.log(`${preset} ${a}: ms/step ${ms.get(a)!.map((v) => v.toFixed(1)).join(', ')} (median ${med(ms.get(a)!).toFixed(1)})`);

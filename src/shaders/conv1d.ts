@@ -275,6 +275,8 @@ export function conv1dVariants(ctx: GpuContext, d: Conv1dDims, _phase: 'forward'
       if (wg <= maxWg) out.push({ id: `${lanes}.wg${wg}`, options: { lanes, workgroupSize: wg } });
     }
   }
+  // Every variant above reads and writes f16 storage (d.storage 'f16', f16 x / y tensors); a
+  // variant whose kernels do not must be left out of the list when d.storage === 'f16'.
   void d;
   return out;
 }
