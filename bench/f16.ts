@@ -73,7 +73,11 @@ async function main(): Promise<void> {
       for (const t of trainers.values()) t.dispose();
       const med = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
       for (const a of acts) console.log(`${preset} ${a}: ms/step ${ms.get(a)!.map((v) => v.toFixed(1)).join(', ')} (median ${med(ms.get(a)!).toFixed(1)})`);
-      if (f16) console.log(`${preset}: f16/f32 step time ${(med(ms.get('f16')!) / med(ms.get('f32')!)).toFixed(3)}`);
+      if (f16) {
+        // Per-round ratios (f32 and f16 measured back to back) are robust to load drifting between rounds.
+        const ratios = ms.get('f16')!.map((v, r) => v / ms.get('f32')![r]!);
+        console.log(`${preset}: f16/f32 step time: ratio of medians ${(med(ms.get('f16')!) / med(ms.get('f32')!)).toFixed(3)}, median per-round ratio ${med(ratios).toFixed(3)} (${ratios.filter((x) => x < 1).length}/${ratios.length} rounds f16 faster)`);
+      }
       if (!f16 || n === 0) continue;
       const l32 = await curve(ctx, preset, 'f32', data.slice(0, n));
       const l16 = await curve(ctx, preset, 'f16', data.slice(0, n));
