@@ -112,7 +112,7 @@ describe('whatever the validator accepts, its checkpoint loads (#11.3)', () => {
   it('fuzz: a mutated config is either refused with a ConfigError or round-trips', () => {
     const rng = new Rng(11);
     const weird: unknown[] = [5, -1, 0, 1.5, 1e300, 1e9, 2 ** 16, 2 ** 28, null, true, false, 'x', [], [3], {}, { EVIL: 1 }, { kind: 'sampled', n: 2 }];
-    const paths = ['channels', 'hidden', 'predictionSteps', 'kernels', 'strides', 'norm', 'activations', 'predictorBias', 'negatives', 'negatives.kind',
+    const paths = ['channels', 'hidden', 'predictionSteps', 'kernels', 'strides', 'norm', 'predictorBias', 'negatives', 'negatives.kind',
       'negatives.n', 'negatives.EVIL', 'window', 'batchSize', 'optimizer', 'optimizer.lr', 'optimizer.maxGradNorm', 'optimizer.EVIL',
       'seed', 'EVIL', 'preset', 'preset.EVIL', 'preset.optimizer.EVIL', 'preset.channels', 'kernels.0'];
     let accepted = 0;
