@@ -2,15 +2,18 @@
 // pipelined) per preset, its per-kernel share from the profiler, the memory plan, and — in the
 // same run on the same adapter — the same model and loss trained with tfjs-backend-webgpu, and (where
 // Debian's python3-torch is installed) with PyTorch on the CPU (interop/pytorch, same init and batch).
-import { resolveConfig, type PresetName } from '../src/cpc/config.ts';
+import { resolveConfig, type ActivationsDType, type PresetName } from '../src/cpc/config.ts';
 import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
 import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
-export async function measurePreset(b: BenchContext, name: PresetName, steps: number, withPeer: boolean): Promise<BenchResult> {
-  const cfg = resolveConfig(name);
+export async function measurePreset(
+  b: BenchContext, preset: PresetName, steps: number, withPeer: boolean, activations: ActivationsDType = 'f32',
+): Promise<BenchResult> {
+  const cfg = resolveConfig(preset, { activations });
+  const name = activations === 'f16' ? `${preset}.f16` : preset;
   const ds = createSyntheticDataset({ seed: 1, speakers: 4, utterancesPerSpeaker: 3 });
   const sampler = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed: 1 });
   // The data side of the same run: batches the CPU sampler produces per second at this B and L,
@@ -42,7 +45,7 @@ export async function measurePreset(b: BenchContext, name: PresetName, steps: nu
   for (const op of profile.ops) share[op.name] = Math.round((1000 * op.ms) / profile.totalMs) / 10;
   b.log(`e2e.${name}: ${ms.toFixed(1)} ms/step; kernel share (% of profiled ${profile.totalMs.toFixed(1)} ms, ${profile.source}): ${JSON.stringify(share)}`);
   let peer: { peer: string; peer_ms: number; ratio_vs_peer: number } | Record<string, never> = {};
-  const peerCfg = (PEER_CONFIGS as Record<string, (typeof PEER_CONFIGS)['tiny']>)[name];
+  const peerCfg = (PEER_CONFIGS as Record<string, (typeof PEER_CONFIGS)['tiny']>)[preset];
   if (withPeer && peerCfg) {
     b.log(`e2e.${name}: peer tfjs-backend-webgpu`);
     const p = await timePeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
@@ -64,7 +67,7 @@ export async function measurePreset(b: BenchContext, name: PresetName, steps: nu
   }
   return makeResult({
     name: `e2e.${name}`,
-    shape: { B: cfg.batchSize, L: cfg.window, C: cfg.channels, H: cfg.hidden, K: cfg.predictionSteps, negatives: cfg.negatives.kind },
+    shape: { B: cfg.batchSize, L: cfg.window, C: cfg.channels, H: cfg.hidden, K: cfg.predictionSteps, negatives: cfg.negatives.kind, activations: cfg.activations },
     ms, flops: cost.flops, peak: b.peak,
     steps_per_s: Math.round((1000 / ms) * 1000) / 1000,
     samples_per_s: Math.round((1000 * cfg.batchSize / ms) * 100) / 100,
@@ -86,6 +89,8 @@ export const e2eSuite: BenchSuite = {
     const rows: BenchResult[] = [];
     rows.push(await measurePreset(b, 'tiny', b.quick ? 3 : 10, true));
     rows.push(await measurePreset(b, 'small', b.quick ? 3 : 6, true));
+    // f16 activation storage where the device has shader-f16 (README "f16 activations"), no peers.
+    if (b.ctx.has('shader-f16')) rows.push(await measurePreset(b, 'small', b.quick ? 3 : 6, false, 'f16'));
     if (b.paper) rows.push(await measurePreset(b, 'paper', 2, false));
     return rows;
   },

@@ -18,6 +18,15 @@ export const INIT_SCHEMES: readonly InitScheme[] = ['pytorch', 'kaiming'];
 export type SamplingMode = 'samespeaker' | 'uniform';
 export const SAMPLING_MODES: readonly SamplingMode[] = ['samespeaker', 'uniform'];
 
+/**
+ * Element type of the encoder's stored activations (src/shaders/conv1d.ts ActivationStorage): 'f16'
+ * keeps the conv outputs act.0 … act.{n−2}, ChannelNorm's saved xhat and the backward's padded du
+ * in f16 (needs the 'shader-f16' feature); every kernel accumulates in f32, and z, the GRU,
+ * InfoNCE, parameters, gradients and Adam state stay f32. README "f16 activations" has the numbers.
+ */
+export type ActivationsDType = 'f32' | 'f16';
+export const ACTIVATION_DTYPES: readonly ActivationsDType[] = ['f32', 'f16'];
+
 export type NegativesConfig = { kind: 'batch' } | { kind: 'batch-time' } | { kind: 'sampled'; n: number };
 
 export interface OptimizerConfig {
@@ -46,6 +55,8 @@ export interface CpcTrainConfig {
   kernels: number[];
   strides: number[];
   norm: boolean;
+  /** Stored activations' element type (default 'f32'). */
+  activations: ActivationsDType;
   init: InitScheme;
   predictorBias: boolean;
   sampling: SamplingMode;
@@ -73,6 +84,9 @@ const DEFAULT_OPTIMIZER: OptimizerConfig = {
 // delayed the start (small: 2.064 vs 2.012 at step 5); clipping at 5 guards the first steps instead.
 const BASE = {
   kernels: [10, 8, 4, 4, 4], strides: [5, 4, 2, 2, 2], norm: true, init: 'kaiming' as InitScheme, predictorBias: false,
+  // f32 by default everywhere: f16 storage measured slower on lavapipe and SwiftShader has no
+  // shader-f16 (README "f16 activations").
+  activations: 'f32' as ActivationsDType,
   sampling: 'uniform' as SamplingMode,
   negatives: { kind: 'batch' } as NegativesConfig, seed: 1,
 };
@@ -265,6 +279,7 @@ const CONFIG_SCHEMA: Record<keyof CpcTrainConfig, FieldCheck> = {
   kernels: arrayOf(intIn(1, MAX_BATCH_SAMPLES), 1, MAX_ENCODER_LAYERS, 'encoder layers'),
   strides: arrayOf(intIn(1, MAX_BATCH_SAMPLES), 1, MAX_ENCODER_LAYERS, 'encoder layers'),
   norm: boolean,
+  activations: oneOf(ACTIVATION_DTYPES),
   init: oneOf(INIT_SCHEMES),
   sampling: oneOf(SAMPLING_MODES),
   predictorBias: boolean,

@@ -60,7 +60,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   const T = framesPerWindow(cfg);
   const layout = paramLayout(cfg);
   const P = layout.total;
-  const convDims = encoderStackDims({ L, B, channels: C, kernels: cfg.kernels, strides: cfg.strides, norm: cfg.norm });
+  const convDims = encoderStackDims({ L, B, channels: C, kernels: cfg.kernels, strides: cfg.strides, norm: cfg.norm, storage: cfg.activations });
   const gruDims: GruDims = { B, T, C, H };
   const mode: InfoNceMode = cfg.negatives.kind === 'sampled' ? { kind: 'sampled', n: cfg.negatives.n } : { kind: cfg.negatives.kind };
   const nceDims = { B, T, C, K };
@@ -89,7 +89,8 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   const dact = (i: number) => `dact.${i}`;
   convDims.forEach((d, i) => {
     const x = i === 0 ? SIGNAL_SLOTS[0] : act(i - 1);
-    transient(act(i), [B, d.Tout, C]);
+    // f16 activations: every conv output but z (read by the GRU and InfoNCE kernels, which are f32).
+    transient(act(i), [B, d.Tout, C], cfg.activations === 'f16' && i < convDims.length - 1 ? 'f16' : 'f32');
     const saved = conv1dSavedTensors(d).map((s) => ({ key: s.name, name: transient(`conv${i}.${s.name}`, s.shape, s.dtype) }));
     const scratch = scratchOf(`conv${i}.fwd`, conv1dForwardScratch(d));
     ops.push({

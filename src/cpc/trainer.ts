@@ -109,6 +109,9 @@ export class CpcTrainer {
     validateConfig(config);
     const metricsEvery = opts.metricsEvery ?? 1;
     if (!Number.isInteger(metricsEvery) || metricsEvery < 1) throw new ShapeError('CpcTrainer', `metricsEvery must be a positive integer, got ${metricsEvery}`);
+    if (config.activations === 'f16' && !ctx.has('shader-f16')) {
+      throw new ShapeError('CpcTrainer', `activations 'f16' needs the 'shader-f16' feature, which this device (${ctx.adapter.description || ctx.adapter.architecture || 'unknown adapter'}) lacks; use activations 'f32'`);
+    }
     const graph = buildCpcGraph(config);
     // Device limits are checked before a single byte is allocated: each tensor's binding first (it needs
     // only the shapes; the memory plan is quadratic in the op count), then the plan's two arenas.

@@ -5,6 +5,8 @@
 // lanes each own 8 of the C channels, so a fused norm would need a cross-workgroup reduction. One
 // lane per frame loops over its channels; the pass moves ~6 floats per element, ≤ 3 % of the conv.
 // Saved for the backward: xhat [B, T, C] and rstd [B, T].
+// Storage types yT (y / u), hT (xhat) and dT (du) are f32 or f16, aliased by the launcher
+// (conv1d.ts storagePreamble); loads widen to f32, sums and rstd stay f32.
 //
 // Backward, with g = dy·(y > 0)·γ, per frame:
 //   du = rstd·(g − mean_c g − xhat·Σ_c(g·xhat)/(C − 1))
@@ -27,10 +29,10 @@ fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 
 // constant C, llvmpipe's LLVM fully unrolls small-C loops of bounds-checked loads and a pipeline
 // took up to 13 s to compile (measured); the rolled loop runs as fast.
 
-@group(0) @binding(0) var<storage, read_write> yu: array<f32>;
+@group(0) @binding(0) var<storage, read_write> yu: array<yT>;
 @group(0) @binding(1) var<storage, read_write> gammaF: array<f32>;
 @group(0) @binding(2) var<storage, read_write> betaF: array<f32>;
-@group(0) @binding(3) var<storage, read_write> xhatOut: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xhatOut: array<hT>;
 @group(0) @binding(4) var<storage, read_write> rstdOut: array<f32>;
 
 @compute @workgroup_size(64)
@@ -40,26 +42,26 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let base = f * C;
   let nc = min(C, min(arrayLength(&gammaF), arrayLength(&betaF)));
   var s = 0.0;
-  for (var c = 0u; c < nc; c++) { s += yu[base + c]; }
+  for (var c = 0u; c < nc; c++) { s += f32(yu[base + c]); }
   let mean = s / f32(C);
   // Two passes: E[x²] − E[x]² would cancel catastrophically in f32 for frames with a large mean.
   var ss = 0.0;
-  for (var c = 0u; c < nc; c++) { let d = yu[base + c] - mean; ss += d * d; }
+  for (var c = 0u; c < nc; c++) { let d = f32(yu[base + c]) - mean; ss += d * d; }
   let r = inverseSqrt(ss / f32(C - 1u) + EPS);
   rstdOut[f] = r;
   for (var c = 0u; c < nc; c++) {
-    let xh = (yu[base + c] - mean) * r;
-    xhatOut[base + c] = xh;
-    yu[base + c] = max(fma(xh, gammaF[c], betaF[c]), 0.0);
+    let xh = (f32(yu[base + c]) - mean) * r;
+    xhatOut[base + c] = hT(xh);
+    yu[base + c] = yT(max(fma(xh, gammaF[c], betaF[c]), 0.0));
   }
 }
 
 @group(0) @binding(0) var<storage, read_write> dyB: array<f32>;
-@group(0) @binding(1) var<storage, read_write> yB: array<f32>;
-@group(0) @binding(2) var<storage, read_write> xhatB: array<f32>;
+@group(0) @binding(1) var<storage, read_write> yB: array<yT>;
+@group(0) @binding(2) var<storage, read_write> xhatB: array<hT>;
 @group(0) @binding(3) var<storage, read_write> rstdB: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gammaB: array<f32>;
-@group(0) @binding(5) var<storage, read_write> duB: array<f32>;
+@group(0) @binding(5) var<storage, read_write> duB: array<dT>;
 
 @compute @workgroup_size(64)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -70,7 +72,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let fl = fp - b * TPAD;
   let nc = min(C, arrayLength(&gammaB));
   if (fl < PADF || fl >= PADF + TOUT) {
-    for (var c = 0u; c < nc; c++) { duB[out + c] = 0.0; }
+    for (var c = 0u; c < nc; c++) { duB[out + c] = dT(0.0); }
     return;
   }
   let f = b * TOUT + fl - PADF;
@@ -79,16 +81,16 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   var sg = 0.0;
   var sgx = 0.0;
   for (var c = 0u; c < nc; c++) {
-    let g = select(0.0, dyB[base + c], yB[base + c] > 0.0) * gammaB[c];
+    let g = select(0.0, dyB[base + c], f32(yB[base + c]) > 0.0) * gammaB[c];
     sg += g;
-    sgx += g * xhatB[base + c];
+    sgx += g * f32(xhatB[base + c]);
   }
   let r = rstdB[f];
   let gMean = sg / f32(C);
   let k = sgx / f32(C - 1u);
   for (var c = 0u; c < nc; c++) {
-    let g = select(0.0, dyB[base + c], yB[base + c] > 0.0) * gammaB[c];
-    duB[out + c] = r * (g - gMean - xhatB[base + c] * k);
+    let g = select(0.0, dyB[base + c], f32(yB[base + c]) > 0.0) * gammaB[c];
+    duB[out + c] = dT(r * (g - gMean - f32(xhatB[base + c]) * k));
   }
 }
 
@@ -106,8 +108,8 @@ fn paramPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   var sx = 0.0;
   var s = 0.0;
   for (var f = chunk * CH; f < end; f++) {
-    let d = select(0.0, dyB[f * C + c], yB[f * C + c] > 0.0);
-    sx += d * xhatB[f * C + c];
+    let d = select(0.0, dyB[f * C + c], f32(yB[f * C + c]) > 0.0);
+    sx += d * f32(xhatB[f * C + c]);
     s += d;
   }
   partP[(chunk * 2u) * C + c] = sx;

@@ -1,7 +1,8 @@
 // Encoder Conv1d layers (CPC audio): conv + bias (+ ChannelNorm) + ReLU forward, and the matching
 // backward, as implicit GEMMs over CHANNELS-LAST activations.
 //
-// Layouts (all f32):
+// Layouts (f32 unless the layer's `storage` is 'f16': then x and y (activations between layers),
+// xhat and duPad may be f16 — see STORAGE below):
 //   x       [B, Tin, Cin]   layer input; layer 0 takes the waveform as [B, L] (Cin = 1)
 //   y       [B, Tout, Cout] layer output after ReLU (the next layer's x; z after the last layer)
 //   weight  [Cout, Cin, K]  PyTorch's; bias, normWeight (γ), normBias (β): [Cout]
@@ -34,7 +35,7 @@ import type { GpuContext } from '../runtime/device.ts';
 import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { KernelSource } from '../runtime/pipelines.ts';
-import type { DType, Tensor } from '../runtime/tensor.ts';
+import { tensorByteLength, type DType, type Tensor } from '../runtime/tensor.ts';
 import type { KernelVariant } from '../runtime/variants.ts';
 import { grid1d } from './elementwise.ts';
 import lanesSubgroup from './conv1dLanes.subgroup.wgsl?raw';
@@ -60,7 +61,17 @@ export interface EncoderStackConfig {
   strides: readonly number[];
   /** ChannelNorm between each conv and its ReLU (default false). */
   norm?: boolean;
+  /** Element type of the saved xhat and the padded du (default 'f32'; see Conv1dDims.storage). */
+  storage?: ActivationStorage;
 }
+
+/**
+ * Storage of a layer's big per-frame tensors. 'f16' (needs the 'shader-f16' feature) stores the
+ * saved xhat and the backward's padded du as f16; the layer's x and y may then be f16 too (the
+ * launcher takes each tensor's dtype). Every kernel widens f16 loads to f32 and accumulates in f32;
+ * parameters, gradients (dy, dx, dW), rstd and all partial sums stay f32.
+ */
+export type ActivationStorage = 'f32' | 'f16';
 
 export interface Conv1dDims {
   /** Layer index in the stack (0 reads the waveform). */
@@ -73,6 +84,8 @@ export interface Conv1dDims {
   stride: number;
   Tout: number;
   norm: boolean;
+  /** Element type of xhat and duPad (default 'f32'). */
+  storage?: ActivationStorage;
 }
 
 export interface Conv1dTensorSpec {
@@ -118,7 +131,10 @@ const TARGET_LANES = 4096;
 const MIN_CHUNK_FRAMES = 64;
 
 function dimShapes(d: Conv1dDims): Shapes {
-  return { layer: d.layer, B: d.B, Cin: d.Cin, Tin: d.Tin, Cout: d.Cout, K: d.K, stride: d.stride, Tout: d.Tout, norm: String(d.norm) };
+  return {
+    layer: d.layer, B: d.B, Cin: d.Cin, Tin: d.Tin, Cout: d.Cout, K: d.K, stride: d.stride, Tout: d.Tout, norm: String(d.norm),
+    ...(d.storage === 'f16' ? { storage: 'f16' } : {}),
+  };
 }
 
 function posInt(op: string, name: string, v: number, shapes?: Shapes): void {
@@ -136,6 +152,8 @@ export function encoderStackDims(cfg: EncoderStackConfig): Conv1dDims[] {
     throw new ShapeError(op, `kernels (${cfg.kernels.length}) and strides (${cfg.strides.length}) must be non-empty and of equal length`, shapes);
   }
   const norm = cfg.norm ?? false;
+  const storage = cfg.storage ?? 'f32';
+  if (storage !== 'f32' && storage !== 'f16') throw new ShapeError(op, `storage must be 'f32' or 'f16', got ${String(storage)}`, shapes);
   if (norm && cfg.channels < 2) throw new ShapeError(op, 'ChannelNorm needs channels ≥ 2 (unbiased variance)', shapes);
   const dims: Conv1dDims[] = [];
   let Tin = cfg.L;
@@ -148,7 +166,7 @@ export function encoderStackDims(cfg: EncoderStackConfig): Conv1dDims[] {
       throw new ShapeError(op, `layer ${i}: input length ${Tin} is shorter than its kernel ${K}, so its output length would be < 1`, shapes);
     }
     const Tout = Math.floor((Tin - K) / stride) + 1;
-    dims.push({ layer: i, B: cfg.B, Cin, Tin, Cout: cfg.channels, K, stride, Tout, norm });
+    dims.push({ layer: i, B: cfg.B, Cin, Tin, Cout: cfg.channels, K, stride, Tout, norm, ...(storage === 'f16' ? { storage } : {}) });
     Tin = Tout;
     Cin = cfg.channels;
   });
@@ -189,10 +207,14 @@ function validateDims(op: string, d: Conv1dDims): void {
   if (d.norm && d.Cout < 2) throw new ShapeError(op, 'ChannelNorm needs Cout ≥ 2 (unbiased variance)', shapes);
 }
 
+function storageDType(d: Conv1dDims): DType {
+  return d.storage === 'f16' ? 'f16' : 'f32';
+}
+
 /** Tensors the forward writes for the backward (beyond y itself). */
 export function conv1dSavedTensors(d: Conv1dDims): Conv1dTensorSpec[] {
   return d.norm
-    ? [{ name: 'xhat', shape: [d.B, d.Tout, d.Cout], dtype: 'f32' }, { name: 'rstd', shape: [d.B, d.Tout], dtype: 'f32' }]
+    ? [{ name: 'xhat', shape: [d.B, d.Tout, d.Cout], dtype: storageDType(d) }, { name: 'rstd', shape: [d.B, d.Tout], dtype: 'f32' }]
     : [];
 }
 
@@ -210,7 +232,7 @@ export function conv1dBackwardScratch(d: Conv1dDims, opts: { inputGrad: boolean 
   const g = conv1dGeometry(d);
   const s: Conv1dTensorSpec[] = [];
   if (!fusesReluGrad(d, opts.inputGrad)) {
-    s.push({ name: 'duPad', shape: [d.B, opts.inputGrad ? g.TPAD : d.Tout, d.Cout], dtype: 'f32' });
+    s.push({ name: 'duPad', shape: [d.B, opts.inputGrad ? g.TPAD : d.Tout, d.Cout], dtype: storageDType(d) });
   }
   if (opts.inputGrad) s.push({ name: 'wdT', shape: [d.stride, g.JM * d.Cout, g.NPI], dtype: 'f32' });
   s.push({ name: 'dwPartial', shape: [g.CHUNKS, g.RP, g.NP], dtype: 'f32' });
@@ -228,12 +250,13 @@ export function checkConv1dLimits(ctx: GpuContext, d: Conv1dDims, opts: { backwa
   const shapes = dimShapes(d);
   const g = conv1dGeometry(d);
   const specs = [
-    { name: 'x', shape: [d.B, d.Tin, d.Cin] }, { name: 'y', shape: [d.B, d.Tout, d.Cout] },
+    // x and y at f32 size: the layer's activations may be either type.
+    { name: 'x', shape: [d.B, d.Tin, d.Cin], dtype: 'f32' as DType }, { name: 'y', shape: [d.B, d.Tout, d.Cout], dtype: 'f32' as DType },
     ...conv1dSavedTensors(d), ...conv1dForwardScratch(d),
     ...(opts.backward ? conv1dBackwardScratch(d, { inputGrad: opts.inputGrad ?? d.layer > 0 }) : []),
   ];
   for (const s of specs) {
-    const bytes = 4 * s.shape.reduce((a, b) => a * b, 1);
+    const bytes = tensorByteLength(s.shape, s.dtype);
     ctx.checkLimit(`${op} (${s.name} [${s.shape.join(', ')}])`, 'maxStorageBufferBindingSize', bytes, shapes);
   }
   // The smallest workgroup we launch gives the largest grids.
@@ -339,7 +362,9 @@ export function conv1dVariants(ctx: GpuContext, d: Conv1dDims, phase: 'forward' 
     }
   }
   const wave = phase === 'backward' && d.layer === 0 && conv1dGeometry(d).waveDw;
-  const tilings = wave ? [] : WGMEM_TILINGS.filter((t) => wgmemFits(ctx, t));
+  // The workgroup-memory kernels read and write f32 only: with f16 activation storage
+  // (d.storage 'f16') only the register tiles, which the f16 path converted, are valid.
+  const tilings = wave || d.storage === 'f16' ? [] : WGMEM_TILINGS.filter((t) => wgmemFits(ctx, t));
   if (isSoftwareAdapter(ctx) || tilings.length === 0) {
     return [...register, ...tilings.map((t) => ({ id: wgmemId(t), options: { wgmem: { ...t } } }))];
   }
@@ -374,10 +399,45 @@ function resolveOptions(ctx: GpuContext, op: string, d: Conv1dDims, opts: Conv1d
     ctx.checkLimit(tag, 'maxComputeWorkgroupSizeY', t.wy, shapes);
     ctx.checkLimit(tag, 'maxComputeWorkgroupStorageSize', wgmemStorageBytes(t), shapes);
   }
+  if (t && d.storage === 'f16') {
+    throw new ShapeError(op, `wgmem tiling reads and writes f32 only; f16 activation storage needs a register-tile variant (e.g. 'portable.wg16')`, shapes);
+  }
   return { lanes, wg, wgmem: t ? { wx: t.wx, wy: t.wy } : null };
 }
 
 const shaderCache = new Map<string, KernelSource>();
+
+/**
+ * Storage element types of a module's activation bindings (the .wgsl headers say which binding
+ * uses which): aT = a GEMM's A operand / the layer input, oT = a GEMM's output, yT = the layer
+ * output y, hT = the saved xhat, dT = du (or dy). f32 unless bound to an f16 tensor.
+ */
+export interface StorageTypes { aT: DType; oT: DType; yT: DType; hT: DType; dT: DType }
+const ALL_F32: StorageTypes = { aT: 'f32', oT: 'f32', yT: 'f32', hT: 'f32', dT: 'f32' };
+const ALIASES = ['aT', 'oT', 'yT', 'hT', 'dT'] as const;
+
+/**
+ * The `enable f16;` directive (first: directives precede declarations) and the alias lines
+ * (appended: WGSL module-scope declarations may follow their uses). Only the fixed identifiers
+ * 'f32' / 'f16' reach the WGSL text, chosen from validated dtypes.
+ */
+function storagePreamble(types: StorageTypes): { head: string; tail: string; key: string } {
+  const any16 = ALIASES.some((k) => types[k] === 'f16');
+  const tail = ALIASES.map((k) => `alias ${k} = ${types[k] === 'f16' ? 'f16' : 'f32'};`).join('\n');
+  const key = ALIASES.map((k) => (types[k] === 'f16' ? 'h' : 'f')).join('');
+  return { head: any16 ? 'enable f16;\n' : '', tail, key };
+}
+
+function withStorage(name: string, code: string, types: StorageTypes): KernelSource {
+  const p = storagePreamble(types);
+  const full = p.key === 'fffff' ? name : `${name}.${p.key}`;
+  let s = shaderCache.get(full);
+  if (!s) {
+    s = { name: full, code: `${p.head}${code}\n${p.tail}\n` };
+    shaderCache.set(full, s);
+  }
+  return s;
+}
 
 /** A GEMM module: lane-sharing preamble (SHARED_SRC bound to `src`) + register tile + body. */
 const GEMM_BODIES = {
@@ -386,29 +446,43 @@ const GEMM_BODIES = {
   weightGradWave: { file: 'WeightGradWave', shared: 'xs', code: weightGradWaveCode },
 } as const;
 
-function gemmShader(kind: keyof typeof GEMM_BODIES, lanes: LaneSharing): KernelSource {
+function gemmShader(kind: keyof typeof GEMM_BODIES, lanes: LaneSharing, types: Partial<StorageTypes> = {}): KernelSource {
   const body = GEMM_BODIES[kind];
-  const name = `conv1d${body.file}.${lanes}`;
-  let s = shaderCache.get(name);
-  if (!s) {
-    // Only fixed identifiers are substituted: no user input ever reaches the WGSL text.
-    const pre = (lanes === 'subgroup' ? lanesSubgroup : lanesPortable).replaceAll('SHARED_SRC', body.shared);
-    s = { name, code: `${pre}\n${tileCode}\n${body.code}` };
-    shaderCache.set(name, s);
-  }
-  return s;
+  // Only fixed identifiers are substituted: no user input ever reaches the WGSL text.
+  const pre = (lanes === 'subgroup' ? lanesSubgroup : lanesPortable).replaceAll('SHARED_SRC', body.shared);
+  return withStorage(`conv1d${body.file}.${lanes}`, `${pre}\n${tileCode}\n${body.code}`, { ...ALL_F32, ...types });
 }
 
 const wgmemShader: KernelSource = { name: 'conv1dWgmem', code: wgmemCode };
 
 export const conv1dRelayoutShader: KernelSource = { name: 'conv1dRelayout', code: relayoutCode };
-export const conv1dBackwardShader: KernelSource = { name: 'conv1dBackward', code: backwardCode };
-export const channelNormShader: KernelSource = { name: 'channelNorm', code: normCode };
+/** reluGradPad: yT = y, dT = du. */
+export function conv1dBackwardShader(types: Partial<StorageTypes> = {}): KernelSource {
+  return withStorage('conv1dBackward', backwardCode, { ...ALL_F32, ...types });
+}
+/** yT = y, hT = xhat, dT = du. */
+export function channelNormShader(types: Partial<StorageTypes> = {}): KernelSource {
+  return withStorage('channelNorm', normCode, { ...ALL_F32, ...types });
+}
 
-function checkTensor(op: string, name: string, t: Tensor | null | undefined, shape: number[], d: Conv1dDims, alt?: number[]): Tensor {
+/** Refuses f16 storage on a device without 'shader-f16', naming the op, the tensors and the feature. */
+function checkStorageFeature(ctx: GpuContext, op: string, d: Conv1dDims, tensors: Record<string, Tensor | null | undefined>): void {
+  const f16 = Object.entries(tensors).filter(([, t]) => t?.dtype === 'f16').map(([k]) => k);
+  if (f16.length > 0 && !ctx.has('shader-f16')) {
+    throw new ShapeError(op, `f16 storage (${f16.join(', ')}) needs the 'shader-f16' feature, which this device lacks`, dimShapes(d));
+  }
+}
+
+const F32_ONLY: readonly DType[] = ['f32'];
+/** x, y (activations between layers) may be either type; xhat and duPad follow dims.storage. */
+const F32_OR_F16: readonly DType[] = ['f32', 'f16'];
+
+function checkTensor(
+  op: string, name: string, t: Tensor | null | undefined, shape: number[], d: Conv1dDims, alt?: number[], dtypes: readonly DType[] = F32_ONLY,
+): Tensor {
   const shapes = dimShapes(d);
   if (!t) throw new ShapeError(op, `${name} [${shape.join(', ')}] is required`, shapes);
-  if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`, shapes);
+  if (!dtypes.includes(t.dtype)) throw new ShapeError(op, `${name} must be ${dtypes.join(' or ')}, got ${t.dtype}`, shapes);
   const eq = (s: readonly number[]) => s.length === t.shape.length && s.every((v, i) => v === t.shape[i]);
   if (!eq(shape) && !(alt && eq(alt))) {
     throw new ShapeError(op, `${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]${alt ? ` or [${alt.join(', ')}]` : ''}`, shapes);
@@ -417,12 +491,12 @@ function checkTensor(op: string, name: string, t: Tensor | null | undefined, sha
 }
 
 function checkScratch(op: string, t: Record<string, Tensor | null | undefined>, specs: Conv1dTensorSpec[], d: Conv1dDims): void {
-  for (const s of specs) checkTensor(op, `scratch.${s.name}`, t[s.name], s.shape, d);
+  for (const s of specs) checkTensor(op, `scratch.${s.name}`, t[s.name], s.shape, d, undefined, [s.dtype]);
 }
 
 /** x's shape: [B, Tin, Cin], or [B, L] for the waveform (Cin = 1). */
-function checkInput(op: string, name: string, t: Tensor | null | undefined, d: Conv1dDims): Tensor {
-  return checkTensor(op, name, t, [d.B, d.Tin, d.Cin], d, d.Cin === 1 ? [d.B, d.Tin] : undefined);
+function checkInput(op: string, name: string, t: Tensor | null | undefined, d: Conv1dDims, dtypes: readonly DType[] = F32_OR_F16): Tensor {
+  return checkTensor(op, name, t, [d.B, d.Tin, d.Cin], d, d.Cin === 1 ? [d.B, d.Tin] : undefined, dtypes);
 }
 
 export interface Conv1dForwardTensors {
@@ -491,14 +565,15 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
   const x = checkInput(op, 'x', t.x, d);
   checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
   checkTensor(op, 'bias', t.bias, [d.Cout], d);
-  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d);
+  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d, undefined, F32_OR_F16);
   checkScratch(op, t.scratch as unknown as Record<string, Tensor>, conv1dForwardScratch(d), d);
   if (d.norm) {
     checkTensor(op, 'normWeight', t.normWeight, [d.Cout], d);
     checkTensor(op, 'normBias', t.normBias, [d.Cout], d);
-    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d);
+    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d, undefined, [storageDType(d)]);
     checkTensor(op, 'rstd', t.rstd, [d.B, d.Tout], d);
   }
+  checkStorageFeature(ctx, op, d, { x, y: t.y, xhat: d.norm ? t.xhat : null });
   const vec4 = d.Cin % 4 === 0;
   const fc: RowsConstants = {
     TR: d.Tout, A_BS: d.Tin * d.Cin, A_TS: d.stride * d.Cin, RED: g.RED, N: d.Cout, NP: g.NP,
@@ -510,10 +585,10 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
     bindings: [t.weight, t.scratch.wT], workgroups: grid1d(ctx, ceilDiv(g.RED * g.NP, FLAT_WG)),
   }, wgmem
     ? wgmemRowsSpec(ctx, op, d, 'forward', wgmem, x, t.scratch.wT, t.y, t.bias, fc)
-    : rowsSpec(d, gemmShader('gemm', lanes), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
+    : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
   if (d.norm) {
     specs.push({
-      shader: channelNormShader, entryPoint: 'forward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: 'forward',
       constants: { C: d.Cout, NF: g.M, EPS: CHANNEL_NORM_EPS },
       bindings: [t.y, t.normWeight!, t.normBias!, t.xhat!, t.rstd!], workgroups: grid1d(ctx, ceilDiv(g.M, FLAT_WG)),
     });
@@ -563,42 +638,44 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   const g = conv1dGeometry(d);
   const x = checkInput(op, 'x', t.x, d);
   checkTensor(op, 'weight', t.weight, [d.Cout, d.Cin, d.K], d);
-  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d);
+  checkTensor(op, 'y', t.y, [d.B, d.Tout, d.Cout], d, undefined, F32_OR_F16);
   checkTensor(op, 'dy', t.dy, [d.B, d.Tout, d.Cout], d);
-  const dx = inputGrad ? checkInput(op, 'dx', t.dx, d) : null;
+  const dx = inputGrad ? checkInput(op, 'dx', t.dx, d, F32_ONLY) : null;
   checkTensor(op, 'dWeight', t.dWeight, [d.Cout, d.Cin, d.K], d);
   checkTensor(op, 'dBias', t.dBias, [d.Cout], d);
   checkScratch(op, t.scratch as unknown as Record<string, Tensor>, conv1dBackwardScratch(d, { inputGrad }), d);
   if (d.norm) {
     checkTensor(op, 'normWeight', t.normWeight, [d.Cout], d);
-    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d);
+    checkTensor(op, 'xhat', t.xhat, [d.B, d.Tout, d.Cout], d, undefined, [storageDType(d)]);
     checkTensor(op, 'rstd', t.rstd, [d.B, d.Tout], d);
     checkTensor(op, 'dNormWeight', t.dNormWeight, [d.Cout], d);
     checkTensor(op, 'dNormBias', t.dNormBias, [d.Cout], d);
   }
   const { duPad, wdT, dwPartial, normPartial } = t.scratch;
+  checkStorageFeature(ctx, op, d, { x, y: t.y, xhat: d.norm ? t.xhat : null, duPad });
+  const duT: DType = duPad?.dtype ?? 'f32';
   const fused = fusesReluGrad(d, inputGrad);
   const tpad = inputGrad ? g.TPAD : d.Tout;
   const padf = inputGrad ? g.padFront : 0;
   const specs: DispatchSpec[] = [];
   if (d.norm) {
     specs.push({
-      shader: channelNormShader, entryPoint: 'backward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'backward',
       constants: { C: d.Cout, NF: g.M, TOUT: d.Tout, TPAD: tpad, PADF: padf, NB: d.B },
       bindings: [t.dy, t.y, t.xhat!, t.rstd!, t.normWeight!, duPad!], workgroups: grid1d(ctx, ceilDiv(d.B * tpad, FLAT_WG)),
     }, {
-      shader: channelNormShader, entryPoint: 'paramPartial',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramPartial',
       constants: { C: d.Cout, NF: g.M, CH: g.NCH, CHUNKS: g.NCHUNKS },
       bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv(d.Cout * g.NCHUNKS, FLAT_WG)),
     }, {
-      shader: channelNormShader, entryPoint: 'paramReduce',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramReduce',
       constants: { C: d.Cout, NF: g.M, CHUNKS: g.NCHUNKS },
       bindings: [normPartial!, t.dNormWeight!, t.dNormBias!], workgroups: [ceilDiv(d.Cout, FLAT_WG)],
     });
   } else if (!fused) {
     const total = d.B * tpad * d.Cout;
     specs.push({
-      shader: conv1dBackwardShader, entryPoint: 'reluGradPad',
+      shader: conv1dBackwardShader({ yT: t.y.dtype, dT: duT }), entryPoint: 'reluGradPad',
       constants: { C: d.Cout, TOUT: d.Tout, TPAD: tpad, PADF: padf, TOTAL: total },
       bindings: [t.dy, t.y, duPad!], workgroups: grid1d(ctx, ceilDiv(total, FLAT_WG)),
     });
@@ -610,7 +687,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   if (g.waveDw) {
     const du = fused ? t.dy : duPad!;
     specs.push({
-      shader: gemmShader('weightGradWave', lanes), entryPoint: 'partialWave', constants: { ...dwConsts, MASK: fused ? 1 : 0 },
+      shader: gemmShader('weightGradWave', lanes, { aT: x.dtype, dT: du.dtype, yT: t.y.dtype }), entryPoint: 'partialWave', constants: { ...dwConsts, MASK: fused ? 1 : 0 },
       // Slot 3 is the ReLU mask source, read only when MASK = 1; binding du there too would alias two
       // writable bindings of one range, which WebGPU refuses (all storage bindings are read_write).
       bindings: [x, du, dwPartial, t.y], workgroups: [g.RP / 8, ceilDiv(ceilDiv(d.Cout, 4), wg), g.CHUNKS],
@@ -625,12 +702,13 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     });
   } else {
     specs.push({
-      shader: gemmShader('weightGrad', lanes), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
+      shader: gemmShader('weightGrad', lanes, { aT: x.dtype, dT: duT }), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
       bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv(g.RP / 4, wg), g.CHUNKS],
     });
   }
   specs.push({
-    shader: gemmShader('weightGrad', lanes), entryPoint: 'reduce',
+    // The partial pass's module (same storage types): one module, one compile.
+    shader: gemmShader('weightGrad', lanes, { aT: x.dtype, dT: duT }), entryPoint: 'reduce',
     constants: { NCO: d.Cout, CIN: d.Cin, K: d.K, RED: g.RED, NP: g.NP, RP: g.RP, CHUNKS: g.CHUNKS },
     bindings: [dwPartial, t.dWeight, t.dBias], workgroups: grid1d(ctx, ceilDiv(d.Cout * (d.Cin * d.K + 1), FLAT_WG)),
   });
@@ -649,7 +727,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     };
     specs.push(wgmem
       ? wgmemRowsSpec(ctx, op, d, 'inputGrad', wgmem, duPad!, wdT!, dx, null, xc)
-      : rowsSpec(d, gemmShader('gemm', lanes), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, xc));
+      : rowsSpec(d, gemmShader('gemm', lanes, { aT: duT }), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, xc));
   }
   const yElems = g.M * d.Cout;
   return {

@@ -10,6 +10,10 @@
 // same 8 columns, so the weight row is shared (fetch8) and only the A values are per lane. No
 // workgroup memory and no barriers: on llvmpipe those turn a kernel into coroutines (measured
 // ~2-10x slower for register-tiled GEMMs here).
+//
+// Storage element types aT (A) and oT (out) are f32 or f16, aliased by the launcher's preamble
+// (conv1d.ts storagePreamble, fixed identifiers only); loads widen to f32, every product and sum
+// is f32, and only the stored result is narrowed.
 
 override NB: u32;    // batches
 override TR: u32;    // rows per batch
@@ -28,10 +32,10 @@ override WG: u32 = 32;
 
 const TM = 4u;
 
-@group(0) @binding(0) var<storage, read_write> a4: array<vec4<f32>>;  // entry points *Vec4 (RED, A_BS, A_TS % 4 == 0)
-@group(0) @binding(0) var<storage, read_write> a1: array<f32>;        // entry points *Scalar
+@group(0) @binding(0) var<storage, read_write> a4: array<vec4<aT>>;   // entry points *Vec4 (RED, A_BS, A_TS % 4 == 0)
+@group(0) @binding(0) var<storage, read_write> a1: array<aT>;         // entry points *Scalar
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<oT>;
 @group(0) @binding(3) var<storage, read_write> bias: array<f32>;       // forward only
 
 fn firstRow(wid: vec3<u32>, l: Lanes) -> u32 { return (wid.y * WG + l.lid) * TM; }
@@ -54,10 +58,10 @@ fn tileVec4(wid: vec3<u32>, l: Lanes) -> Tile {
   var wrow = wid.z * RED * NP + wid.x * 8u;
   var t: Tile;
   for (var r = 0u; r < RED / 4u; r++) {
-    let x0 = a4[s0 + r];
-    let x1 = a4[s1 + r];
-    let x2 = a4[s2 + r];
-    let x3 = a4[s3 + r];
+    let x0 = vec4<f32>(a4[s0 + r]);
+    let x1 = vec4<f32>(a4[s1 + r]);
+    let x2 = vec4<f32>(a4[s2 + r]);
+    let x3 = vec4<f32>(a4[s3 + r]);
     acc(&t, vec4<f32>(x0.x, x1.x, x2.x, x3.x), fetch8(wrow, 8u, l8));
     acc(&t, vec4<f32>(x0.y, x1.y, x2.y, x3.y), fetch8(wrow + NP, 8u, l8));
     acc(&t, vec4<f32>(x0.z, x1.z, x2.z, x3.z), fetch8(wrow + 2u * NP, 8u, l8));
@@ -78,14 +82,14 @@ fn tileScalar(wid: vec3<u32>, l: Lanes) -> Tile {
   var wrow = wid.z * RED * NP + wid.x * 8u;
   var t: Tile;
   for (var r = 0u; r < RED; r++) {
-    acc(&t, vec4<f32>(a1[s0 + r], a1[s1 + r], a1[s2 + r], a1[s3 + r]), fetch8(wrow, 8u, l8));
+    acc(&t, vec4<f32>(f32(a1[s0 + r]), f32(a1[s1 + r]), f32(a1[s2 + r]), f32(a1[s3 + r])), fetch8(wrow, 8u, l8));
     wrow += NP;
   }
   return t;
 }
 
 fn store1(o: u32, n: u32, v: f32, relu: bool) {
-  if (n < N && o < arrayLength(&out)) { out[o] = select(v, max(v, 0.0), relu); }
+  if (n < N && o < arrayLength(&out)) { out[o] = oT(select(v, max(v, 0.0), relu)); }
 }
 
 /** Writes one row's 8 columns (those < N) plus `add`, optionally ReLU'd, if the row exists. */

@@ -5,7 +5,8 @@
 //             the du row is shared by the workgroup (fetch8), the A values are per lane.
 //   reduce:   dw[co, ci, k] = Σ_c partial[c, k·Cin + ci, co] (chunks in order: bitwise
 //             reproducible), written straight into PyTorch's [Cout, Cin, K]; db[co] likewise.
-// The launcher prepends conv1dLanes.*.wgsl (SHARED_SRC = du) and conv1dTile.wgsl.
+// The launcher prepends conv1dLanes.*.wgsl (SHARED_SRC = du) and conv1dTile.wgsl, and aliases the
+// storage types aT (A) and dT (du) to f32 or f16 (loads widen to f32; partials stay f32).
 
 override NB: u32;     // batches
 override TR: u32;     // frames per batch (Tout)
@@ -24,9 +25,9 @@ override CIN: u32;
 override K: u32;
 override WG: u32 = 32;
 
-@group(0) @binding(0) var<storage, read_write> a4: array<vec4<f32>>;  // partialVec4 (Cin % 4 == 0)
-@group(0) @binding(0) var<storage, read_write> a1: array<f32>;        // partialScalar
-@group(0) @binding(1) var<storage, read_write> du: array<f32>;
+@group(0) @binding(0) var<storage, read_write> a4: array<vec4<aT>>;   // partialVec4 (Cin % 4 == 0)
+@group(0) @binding(0) var<storage, read_write> a1: array<aT>;         // partialScalar
+@group(0) @binding(1) var<storage, read_write> du: array<dT>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 
 fn storePartial(wid: vec3<u32>, l: Lanes, t: Tile) {
@@ -69,20 +70,20 @@ fn partialVec4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) {
     for (; j + 4u <= n; j += 4u) {
       let a = aRow + j * A4;
       let d = dRow + j * D_TS;
-      acc(&tile, select(biasRow, a4[min(a, last4)], isA), fetch8(d, count, l8));
-      acc(&tile, select(biasRow, a4[min(a + A4, last4)], isA), fetch8(d + D_TS, count, l8));
-      acc(&tile, select(biasRow, a4[min(a + 2u * A4, last4)], isA), fetch8(d + 2u * D_TS, count, l8));
-      acc(&tile, select(biasRow, a4[min(a + 3u * A4, last4)], isA), fetch8(d + 3u * D_TS, count, l8));
+      acc(&tile, select(biasRow, vec4<f32>(a4[min(a, last4)]), isA), fetch8(d, count, l8));
+      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + A4, last4)]), isA), fetch8(d + D_TS, count, l8));
+      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + 2u * A4, last4)]), isA), fetch8(d + 2u * D_TS, count, l8));
+      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + 3u * A4, last4)]), isA), fetch8(d + 3u * D_TS, count, l8));
     }
     for (; j < n; j++) {
-      acc(&tile, select(biasRow, a4[min(aRow + j * A4, last4)], isA), fetch8(dRow + j * D_TS, count, l8));
+      acc(&tile, select(biasRow, vec4<f32>(a4[min(aRow + j * A4, last4)]), isA), fetch8(dRow + j * D_TS, count, l8));
     }
     m += n;
   }
   storePartial(wid, l, tile);
 }
 
-fn a1At(i: u32, last: u32, ok: bool) -> f32 { return select(0.0, a1[min(i, last)], ok); }
+fn a1At(i: u32, last: u32, ok: bool) -> f32 { return select(0.0, f32(a1[min(i, last)]), ok); }
 
 @compute @workgroup_size(WG)
 fn partialScalar(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) {

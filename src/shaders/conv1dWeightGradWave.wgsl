@@ -5,7 +5,8 @@
 // [CHUNKS, RP, NP] as conv1dWeightGrad.wgsl, so its `reduce` finishes the job; row r = RED is db.
 // MASK = true fuses the ReLU backward (du = dy·(y > 0), read straight from dy and y) for a layer
 // that needs neither dx nor a channel norm, which saves the padded du pass.
-// The launcher prepends conv1dLanes.*.wgsl and conv1dTile.wgsl.
+// The launcher prepends conv1dLanes.*.wgsl and conv1dTile.wgsl, and aliases the storage types aT
+// (xs), dT (du or dy) and yT (ymask) to f32 or f16 (loads widen to f32; partials stay f32).
 
 override NB: u32;
 override TR: u32;     // frames per batch (Tout)
@@ -22,14 +23,14 @@ override RP: u32;     // RED + 1 rounded up to 8
 override MASK: bool;
 override WG: u32 = 16;
 
-@group(0) @binding(0) var<storage, read_write> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> du: array<f32>;       // du, or dy when MASK
+@group(0) @binding(0) var<storage, read_write> xs: array<aT>;
+@group(0) @binding(1) var<storage, read_write> du: array<dT>;       // du, or dy when MASK
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(3) var<storage, read_write> ymask: array<f32>;    // y when MASK (else any tensor)
+@group(0) @binding(3) var<storage, read_write> ymask: array<yT>;    // y when MASK (else any tensor)
 
 fn duAt(i: u32, ok: bool) -> f32 {
-  let v = select(0.0, du[min(i, arrayLength(&du) - 1u)], ok);
-  if (MASK) { return select(0.0, v, ymask[min(i, arrayLength(&ymask) - 1u)] > 0.0); }
+  let v = select(0.0, f32(du[min(i, arrayLength(&du) - 1u)]), ok);
+  if (MASK) { return select(0.0, v, f32(ymask[min(i, arrayLength(&ymask) - 1u)]) > 0.0); }
   return v;
 }
 

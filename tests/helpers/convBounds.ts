@@ -28,6 +28,24 @@ import type { Conv1dDims } from '../../src/shaders/conv1d.ts';
 export const U = 2 ** -24;
 
 /**
+ * f16 storage (Conv1dDims.storage / activations 'f16'): storing v as f16 rounds it to nearest,
+ * |fl16(v) − v| ≤ U16·|v| + 2⁻²⁵ (unit roundoff 2⁻¹¹ for normal halves, half the subnormal
+ * spacing 2⁻²⁴ below 2⁻¹⁴; no overflow: every value here is ≪ 65504). The kernels widen every f16
+ * load to f32 exactly, so a stored value's error is only this rounding, carried like any input
+ * error by the bounds below (`store` arguments); the f32 arithmetic terms are unchanged.
+ */
+export const U16 = 2 ** -11;
+export const F16_ABS = 2 ** -25;
+/** Rounding bound of storing `a` with unit roundoff `unit` (0: f32 storage, folded into the 2u terms). */
+export function storeErr(a: ArrayLike<number>, unit: number): Float64Array {
+  return Float64Array.from(a as ArrayLike<number>, (v) => (unit === 0 ? 0 : unit * Math.abs(v) + F16_ABS));
+}
+
+/** Unit roundoffs of a layer's stored tensors: y (and the conv output u the norm pass reads from y), saved xhat. */
+export interface StoreUnits { y: number; saved: number }
+export const F32_STORE: StoreUnits = { y: 0, saved: 0 };
+
+/**
  * 'worst': the rigorous bounds above (ℓ1 sums, γ_n). 'stat': the standard statistical model for
  * carrying errors through a deep stack, where the worst case compounds far beyond reality (the ℓ1
  * norm of each weight row, ~√fan times its ℓ2 norm, multiplies every layer). Rounding errors of
@@ -109,7 +127,7 @@ export interface ForwardErr {
 }
 
 /** Bounds on the forward outputs given an error bound xErr on the layer input (null: exact). */
-export function forwardErr(o: LayerOracle, xErr: Float64Array | null, mode: BoundMode = 'worst'): ForwardErr {
+export function forwardErr(o: LayerOracle, xErr: Float64Array | null, mode: BoundMode = 'worst', store: StoreUnits = F32_STORE): ForwardErr {
   const { d } = o;
   const { B, Cout: C, Tout: T } = d;
   const dims = convDims(d);
@@ -118,8 +136,9 @@ export function forwardErr(o: LayerOracle, xErr: Float64Array | null, mode: Boun
   const carried = !xErr ? null : mode === 'worst'
     ? conv1dForward(xErr, abs(o.w), null, dims).y
     : sqrtA(conv1dForward(sq(xErr), sq(o.w), null, dims).y);
-  const convErr = combine(mode, rounding, carried);
-  if (!d.norm) return { pre: convErr, y: convErr, xhat: null, rstd: null };
+  // With norm, the GEMM stores u = conv + bias into y and the norm pass reads it back.
+  const convErr = add(combine(mode, rounding, carried), d.norm && store.y ? storeErr(o.conv, store.y) : null);
+  if (!d.norm) return { pre: convErr, y: add(convErr, store.y ? storeErr(o.y, store.y) : null), xhat: null, rstd: null };
   const at = (b: number, t: number, c: number) => (b * C + c) * T + t;
   const xhatErr = new Float64Array(convErr.length);
   const preErr = new Float64Array(convErr.length);
@@ -156,7 +175,11 @@ export function forwardErr(o: LayerOracle, xErr: Float64Array | null, mode: Boun
       preErr[i] = Math.abs(o.gamma[c]!) * xhatErr[i]! + 2 * U * (Math.abs(o.gamma[c]! * xh(c)) + Math.abs(o.beta[c]!));
     }
   }
-  return { pre: preErr, y: preErr, xhat: xhatErr, rstd: rstdErr };
+  // y and xhat are rounded once more when stored (y = ReLU(xhat·γ + β) is computed from the unrounded f32 xhat).
+  return {
+    pre: preErr, y: add(preErr, store.y ? storeErr(o.y, store.y) : null),
+    xhat: add(xhatErr, store.saved ? storeErr(o.xhat!, store.saved) : null), rstd: rstdErr,
+  };
 }
 
 /** Elements whose pre-activation lies within its error bound of the ReLU kink (masks may differ). */
@@ -178,13 +201,14 @@ export interface BackwardErr {
  */
 export function backwardErr(
   o: LayerOracle, fe: ForwardErr | null, xErr: Float64Array | null, dyErr: Float64Array | null, mode: BoundMode = 'worst',
+  duStore = 0,
 ): BackwardErr {
   const { d } = o;
   const { B, Cout: C, Tout: T } = d;
   const n = B * T;
   const mask = (i: number) => (o.pre[i]! > 0 ? 1 : 0);
   const dPreErr = dyErr ? dyErr.map((v, i) => v * mask(i)) : new Float64Array(o.du.length);
-  let duErr = dPreErr;
+  let duErr: Float64Array = dPreErr;
   let dgamma: Float64Array | null = null;
   let dbeta: Float64Array | null = null;
   if (d.norm) {
@@ -235,6 +259,8 @@ export function backwardErr(
     dgamma = combine(mode, sumErr(mode, n + 1, gAbs, gSq), fin(gCar));
     dbeta = combine(mode, sumErr(mode, n, bAbs, bSq), fin(bCar));
   }
+  // duStore: unit roundoff of the padded du the dW / dx passes read (0 when f32 or not stored).
+  if (duStore) duErr = add(duErr, storeErr(o.du, duStore));
   const dims = convDims(d);
   const jm = Math.ceil(d.K / d.stride);
   const round = (abss: ReturnType<typeof conv1dBackward>, sqs: ReturnType<typeof conv1dBackward>) => ({

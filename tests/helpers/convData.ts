@@ -2,7 +2,8 @@
 // [B, C, T] and the kernels' channels-last [B, T, C], and a GPU runner for one layer.
 import type { GpuContext } from '../../src/runtime/device.ts';
 import { runOps } from '../../src/runtime/kernel.ts';
-import { createTensor, type Tensor } from '../../src/runtime/tensor.ts';
+import { createTensor, type DType, type Tensor } from '../../src/runtime/tensor.ts';
+import { fromF16Array, toF16Array } from '../../src/runtime/f16.ts';
 import {
   conv1dBackwardScratch, conv1dForwardScratch, conv1dSavedTensors, prepareConv1dBackward, prepareConv1dForward,
   type Conv1dDims, type Conv1dOptions, type Conv1dTensorSpec,
@@ -14,6 +15,11 @@ import { download, upload } from './gpu.ts';
 /** Rounds to f32 so the GPU sees exactly the values the oracle uses. */
 export function f32(a: Float64Array): Float64Array {
   return Float64Array.from(Float32Array.from(a));
+}
+
+/** Rounds to f16 (nearest even) so an f16 input holds exactly the values the oracle uses. */
+export function f16(a: Float64Array): Float64Array {
+  return Float64Array.from(fromF16Array(toF16Array(a)));
 }
 
 /** [B, C, T] → [B, T, C] */
@@ -84,24 +90,26 @@ export interface ConvLayerGpuResult {
  * against its own error bound; channels-last results are converted back to [B, C, T].
  */
 export async function runConvLayerGpu(
-  ctx: GpuContext, p: ConvLayerProblem, opts: Conv1dOptions & { inputGrad?: boolean } = {},
+  ctx: GpuContext, p: ConvLayerProblem, opts: Conv1dOptions & { inputGrad?: boolean; xType?: DType; yType?: DType } = {},
   oracle = convLayerOracle(p),
 ): Promise<ConvLayerGpuResult> {
   const { d } = p;
+  const { xType = 'f32', yType = 'f32', ...kernelOpts } = opts;
+  const savedType: DType = d.storage === 'f16' ? 'f16' : 'f32';
   const inputGrad = opts.inputGrad ?? d.layer > 0;
   const xShape = d.layer === 0 && d.Cin === 1 ? [d.B, d.Tin] : [d.B, d.Tin, d.Cin];
   const yShape = [d.B, d.Tout, d.Cout];
-  const x = upload(ctx, xShape, toChannelsLast(p.x, d.B, d.Cin, d.Tin), 'f32', 'x');
+  const x = upload(ctx, xShape, toChannelsLast(p.x, d.B, d.Cin, d.Tin), xType, 'x');
   const weight = upload(ctx, [d.Cout, d.Cin, d.K], p.w, 'f32', 'w');
   const bias = upload(ctx, [d.Cout], p.b, 'f32', 'b');
   const normWeight = upload(ctx, [d.Cout], p.gamma, 'f32', 'gamma');
   const normBias = upload(ctx, [d.Cout], p.beta, 'f32', 'beta');
-  const y = createTensor(ctx, yShape, 'f32', 'y');
+  const y = createTensor(ctx, yShape, yType, 'y');
   const saved = allocSpecs(ctx, conv1dSavedTensors(d), 'saved');
   const fwd = await prepareConv1dForward(ctx, d, {
     x, weight, bias, y, normWeight, normBias, xhat: saved.xhat, rstd: saved.rstd,
     scratch: allocSpecs(ctx, conv1dForwardScratch(d), 'fs') as { wT: Tensor },
-  }, opts);
+  }, kernelOpts);
   await runOps(ctx, [fwd]);
   const res: ConvLayerGpuResult = {
     y: toChannelsFirst(await download(ctx, y), d.B, d.Cout, d.Tout),
@@ -109,9 +117,9 @@ export async function runConvLayerGpu(
     rstd: saved.rstd ? await download(ctx, saved.rstd) : null,
     dx: null, dw: new Float64Array(0), db: new Float64Array(0), dgamma: null, dbeta: null,
   };
-  // Backward on the oracle's forward values.
-  const yRef = upload(ctx, yShape, toChannelsLast(f32(oracle.y), d.B, d.Cout, d.Tout), 'f32', 'yRef');
-  const xhatRef = d.norm ? upload(ctx, yShape, toChannelsLast(f32(oracle.xhat!), d.B, d.Cout, d.Tout), 'f32', 'xhatRef') : undefined;
+  // Backward on the oracle's forward values (rounded to the storage types).
+  const yRef = upload(ctx, yShape, toChannelsLast(f32(oracle.y), d.B, d.Cout, d.Tout), yType, 'yRef');
+  const xhatRef = d.norm ? upload(ctx, yShape, toChannelsLast(f32(oracle.xhat!), d.B, d.Cout, d.Tout), savedType, 'xhatRef') : undefined;
   const rstdRef = d.norm ? upload(ctx, [d.B, d.Tout], f32(oracle.rstd!), 'f32', 'rstdRef') : undefined;
   const dy = upload(ctx, yShape, toChannelsLast(p.dy, d.B, d.Cout, d.Tout), 'f32', 'dy');
   const dx = inputGrad ? createTensor(ctx, xShape, 'f32', 'dx') : null;
@@ -123,7 +131,7 @@ export async function runConvLayerGpu(
   const bwd = await prepareConv1dBackward(ctx, d, {
     x, weight, y: yRef, dy, dx, dWeight, dBias, normWeight, xhat: xhatRef, rstd: rstdRef, dNormWeight, dNormBias,
     scratch: scratch as Parameters<typeof prepareConv1dBackward>[2]['scratch'],
-  }, opts);
+  }, kernelOpts);
   await runOps(ctx, [bwd]);
   res.dx = dx ? toChannelsFirst(await download(ctx, dx), d.B, d.Cin, d.Tin) : null;
   res.dw = await download(ctx, dWeight);
