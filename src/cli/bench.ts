@@ -3,7 +3,7 @@
 // e2e suite's tfjs peer is an optional peer dependency, so a missing one is reported with the install
 // line before any GPU work starts.
 import { parseArgs } from 'node:util';
-import { measurePeak } from '../../bench/peak.ts';
+import { runBench } from '../../bench/run.ts';
 import { SUITES } from '../../bench/suites.ts';
 import type { BenchResult, BenchSuite } from '../../bench/types.ts';
 import { acquireNodeDevice } from '../node/device.ts';
@@ -68,21 +68,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const ctx = await acquireNodeDevice({ label: 'bench' });
   try {
-    log(`adapter: ${ctx.adapter.description}`);
-    const peak = await measurePeak(ctx, values.quick);
-    log(`peak: ${peak.fma_gflops} GFLOP/s FMA, ${peak.copy_gbps} GB/s copy`);
-    const results: BenchResult[] = [];
-    for (const n of names) {
-      const suite = suites.get(n)!;
-      log(`-- ${n}`);
-      const rows = await suite.run({ ctx, peak, quick: values.quick, paper: !values.quick && !values['no-paper'], log });
-      results.push(...rows);
-      log(table(rows));
-    }
-    const { vendor, architecture, description } = ctx.adapter;
-    const out = { adapter: { vendor, architecture, description }, peak, results };
+    const out = await runBench(ctx, suites, { quick: values.quick, paper: !values.quick && !values['no-paper'], log, onSuite: (_, rows) => log(table(rows)) });
     if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-    else process.stdout.write(`${table(results)}\n`);
+    else process.stdout.write(`${table(out.results)}\n`);
   } finally {
     ctx.dispose();
   }
