@@ -6,6 +6,7 @@
 import { resolveConfig, type CpcTrainConfig, type PresetName } from '../src/cpc/config.ts';
 import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
+import { CpcError } from '../src/runtime/errors.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
 /** What a peer sees: the preset, its resolved config, one batch of our data and our ms per step. */
@@ -72,15 +73,21 @@ export async function measurePreset(b: BenchContext, name: PresetName, steps: nu
   });
 }
 
+/** Timed steps per preset, [quick, full]: enough for a stable mean at each preset's step time. */
+const PRESET_STEPS: Record<PresetName, [number, number]> = { tiny: [3, 10], small: [3, 6], paper: [2, 2] };
+
 /** The e2e suite with these peers (none in the browser); peers never run on the paper preset (too slow). */
 export function e2eSuiteWith(peers: readonly E2ePeer[]): BenchSuite {
   return {
     name: 'e2e',
     async run(b) {
       const rows: BenchResult[] = [];
-      rows.push(await measurePreset(b, 'tiny', b.quick ? 3 : 10, peers));
-      rows.push(await measurePreset(b, 'small', b.quick ? 3 : 6, peers));
-      if (b.paper) rows.push(await measurePreset(b, 'paper', 2));
+      const presets = b.presets ?? ['tiny', 'small', ...(b.paper ? ['paper'] : [])];
+      for (const name of presets) {
+        if (!Object.hasOwn(PRESET_STEPS, name)) throw new CpcError('bench', `e2e: unknown preset '${name}' (known: ${Object.keys(PRESET_STEPS).join(', ')})`);
+        const [quickSteps, fullSteps] = PRESET_STEPS[name as PresetName];
+        rows.push(await measurePreset(b, name as PresetName, b.quick ? quickSteps : fullSteps, name === 'paper' ? [] : peers));
+      }
       return rows;
     },
   };

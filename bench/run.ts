@@ -15,6 +15,8 @@ export interface BenchReport {
 export interface BenchRunOptions {
   quick: boolean;
   paper: boolean;
+  /** The e2e suite's presets; default its own (tiny, small, paper when `paper`). */
+  presets?: readonly string[];
   log(msg: string): void;
   /** After the peak is measured (before any suite). */
   onPeak?(peak: Peak): void;
@@ -25,7 +27,7 @@ export interface BenchRunOptions {
 }
 
 export async function runBench(ctx: GpuContext, suites: ReadonlyMap<string, BenchSuite>, opts: BenchRunOptions): Promise<BenchReport> {
-  const { quick, paper, log } = opts;
+  const { quick, paper, presets, log } = opts;
   log(`adapter: ${ctx.adapter.description}`);
   const peak = await measurePeak(ctx, quick);
   log(`peak: ${peak.fma_gflops} GFLOP/s FMA, ${peak.copy_gbps} GB/s copy`);
@@ -35,7 +37,7 @@ export async function runBench(ctx: GpuContext, suites: ReadonlyMap<string, Benc
   for (const [name, suite] of suites) {
     log(`-- ${name}`);
     opts.onSuiteStart?.(name, index++, suites.size);
-    const rows = await suite.run({ ctx, peak, quick, paper, log });
+    const rows = await suite.run({ ctx, peak, quick, paper, presets, log });
     results.push(...rows);
     opts.onSuite?.(name, rows);
   }
