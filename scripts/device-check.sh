@@ -71,7 +71,7 @@ step() { # step NAME CAP_S CMD…  (skipped when the total budget has no CAP_S l
   log "$name: rc $(cat "$WORK/$name.rc") in $(cat "$WORK/$name.s")s"
 }
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 || true; } >"$WORK/gpu.txt"
+if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader >"$WORK/gpu.txt" 2>&1; else echo "no nvidia-smi" >"$WORK/gpu.txt"; fi
 step info 60 "${CLI[@]}" info --json
 if [ "$QUICK" = 1 ]; then
   step kernel_tests 150 env CPC_DEVICE_TESTS=tests/adam.test.ts CPC_DEVICE_TEST_WORKERS=1 "$NODE" node_modules/vitest/vitest.mjs run --config scripts/device-vitest.config.ts --reporter=json --outputFile="$WORK/vitest.json"

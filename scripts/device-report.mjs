@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Gathers scripts/device-check.sh's step outputs into its one JSON file:
-//   { version, quick, total_s, machine: {gpu, node, env}, steps: {info, kernel_tests, tune, bench_kernels, bench_e2e} }
+//   { version, quick, total_s, machine: {gpu, adapter, software_adapter, node, env}, steps: {info, kernel_tests, tune, bench_kernels, bench_e2e} }
 // Each step: {rc, seconds, result} where `result` is the step's JSON (the CLI's --json object; for
 // kernel_tests a summary of vitest's JSON report with every failure's name and message), or
 // {skipped: why}; a step whose output is not JSON keeps the tail of its stdout and stderr instead.
@@ -41,6 +41,10 @@ function vitestSummary() {
   };
 }
 
+function isSoftware(a) {
+  return Boolean(a?.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a?.vendor} ${a?.architecture} ${a?.description}`);
+}
+
 function step(name) {
   const skip = read(`${name}.skip`);
   if (skip !== null) return { skipped: skip.trim() };
@@ -61,6 +65,9 @@ const report = {
   total_s: Number(totalS),
   machine: {
     gpu: (read('gpu.txt') ?? '').trim(),
+    adapter: steps.info.result?.adapter ?? null,
+    // Numbers from lavapipe or SwiftShader are not GPU numbers: say so where a reader looks first.
+    software_adapter: steps.info.result ? isSoftware(steps.info.result.adapter) : null,
     node: process.version,
     env: Object.fromEntries(['VK_DRIVER_FILES', 'VK_ICD_FILENAMES', 'LD_LIBRARY_PATH'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
   },
