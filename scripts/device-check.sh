@@ -39,7 +39,8 @@ if [ -f "$PACK" ]; then
   # The pack's node: the same binary the pack was made and tested with.
   NODE=/tmp/cpc-device/node/bin/node
   [ -e node_modules ] || ln -s /tmp/cpc-device/node_modules node_modules
-  [ -e dist ] || ln -s /tmp/cpc-device/dist dist
+  # dist/ is copied, not linked: it reads ../package.json and ../interop/ next to itself.
+  [ -e dist ] || cp -a /tmp/cpc-device/dist dist
   # Libraries this machine's loader cannot find come from the pack (never shadowing its own).
   mkdir -p /tmp/cpc-device/libfill
   for f in /tmp/cpc-device/lib/*; do
