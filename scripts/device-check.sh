@@ -77,11 +77,11 @@ step info 60 "${CLI[@]}" info --json
 if [ "$QUICK" = 1 ]; then
   step kernel_tests 150 env CPC_DEVICE_TESTS=tests/adam.test.ts CPC_DEVICE_TEST_WORKERS=1 "$NODE" node_modules/vitest/vitest.mjs run --config scripts/device-vitest.config.ts --reporter=json --outputFile="$WORK/vitest.json"
 else
-  step kernel_tests 180 "$NODE" node_modules/vitest/vitest.mjs run --config scripts/device-vitest.config.ts --reporter=json --outputFile="$WORK/vitest.json"
+  step kernel_tests 150 "$NODE" node_modules/vitest/vitest.mjs run --config scripts/device-vitest.config.ts --reporter=json --outputFile="$WORK/vitest.json"
 fi
 # The tuner is another branch's work: run it when this build has the command.
 if "${CLI[@]}" --help 2>/dev/null | grep -qE '^\s+tune\b'; then
-  if [ "$QUICK" = 1 ]; then step tune 90 "${CLI[@]}" tune --preset tiny --json; else step tune 90 "${CLI[@]}" tune --json; fi
+  if [ "$QUICK" = 1 ]; then step tune 90 "${CLI[@]}" tune --preset tiny --json; else step tune 60 "${CLI[@]}" tune --json; fi
 else
   echo "skipped: this build has no 'cpc-webgpu tune' command" >"$WORK/tune.skip"
 fi
@@ -89,7 +89,7 @@ if [ "$QUICK" = 1 ]; then
   step bench_kernels 90 "${CLI[@]}" bench --only adam --quick --json
   step bench_e2e 150 "${CLI[@]}" bench --e2e --quick --presets tiny --json
 else
-  step bench_kernels 90 "${CLI[@]}" bench --only conv,gru,infonce,adam --quick --json
+  step bench_kernels 60 "${CLI[@]}" bench --only conv,gru,infonce,adam --quick --json
   step bench_e2e 150 "${CLI[@]}" bench --e2e --presets tiny,small,paper --json
 fi
 

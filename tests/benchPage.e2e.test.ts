@@ -93,8 +93,14 @@ it('runs a suite on the visitor’s GPU and downloads the CLI’s JSON format', 
   expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.name))).toEqual(report.results.map((r) => r.name));
   for (const [i, r] of report.results.entries()) {
     const cells = await rows.nth(i).locator('td').allTextContents();
-    expect(Number(cells[1]), `${r.name} ms cell`).toBeCloseTo(r.ms, 3);
-    expect(cells[2], `${r.name}: GFLOP/s empty when the row has none`).toBe(r.gflops === null ? '' : cells[2]);
+    // ms to 5 significant digits (whole from 1000 up): within 5e-5 relative, or 0.5 ms.
+    expect(Math.abs(Number(cells[1]!.replace(/,/g, '')) - r.ms), `${r.name} ms cell ${cells[1]}`).toBeLessThanOrEqual(Math.max(5e-5 * r.ms, r.ms >= 1000 ? 0.5 : 0));
+    // GFLOP/s and GB/s cells: empty when the row has none, else the value to 4 significant digits
+    // (or a whole number from 1000 up), so within 5e-4 relative of the report's.
+    for (const [cell, value] of [[cells[2]!, r.gflops], [cells[3]!, r.gbps]] as const) {
+      if (value === null) expect(cell, `${r.name}: empty cell`).toBe('');
+      else expect(Math.abs(Number(cell.replace(/,/g, '')) - value), `${r.name}: ${cell} vs ${value}`).toBeLessThanOrEqual(5e-4 * Math.abs(value));
+    }
     if (r.speedup !== null) expect(cells[7]).toBe(`${Number(r.speedup.toPrecision(4))}×`);
   }
   expect(await page.locator('#peak').textContent()).toContain(`${report.peak.fma_gflops} GFLOP/s FMA`);
