@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measurePreset } from './e2e.ts';
+import { measurePreset } from './e2eCore.ts';
 import { makeResult, type BenchContext, type BenchResult } from './types.ts';
 
 const FILE_SECONDS = 15;
@@ -44,7 +44,7 @@ export async function corpusRows(b: BenchContext): Promise<BenchResult[]> {
   // RSS must then be the same whatever the corpus size.
   const sizes = b.quick ? [0.5, 2] : [10, 20];
   const budget = 1024 ** 3;
-  const small = await measurePreset(b, 'small', b.quick ? 3 : 6, false);
+  const small = await measurePreset(b, 'small', b.quick ? 3 : 6);
   const stepsPerS = small.steps_per_s as number;
   const root = await mkdtemp(join(process.env.CPC_BENCH_CORPUS_DIR ?? tmpdir(), 'cpc-bench-corpus-'));
   const rows: BenchResult[] = [];

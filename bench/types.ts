@@ -28,6 +28,8 @@ export interface BenchContext {
   quick: boolean;
   /** Include the paper-size shapes (`@paper` rows); default on unless quick. */
   paper: boolean;
+  /** The e2e suite's presets (`bench --presets`); default tiny, small, and paper when `paper`. */
+  presets?: readonly string[];
   /** Progress to stderr (never stdout, which carries the JSON). */
   log(msg: string): void;
 }

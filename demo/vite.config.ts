@@ -1,4 +1,6 @@
 // The browser demo: `npm run demo` (dev server) and `npm run build:demo` (static site in dist/demo).
+// Two pages: index.html (train CPC live) and bench.html (the kernel benchmarks of `cpc-webgpu bench`
+// on the visitor's GPU, demo/bench.ts).
 // base './' makes every asset URL relative, so the built folder works from any static host and any
 // sub-path. No cross-origin isolation is needed (no SharedArrayBuffer), so no special headers.
 import { fileURLToPath } from 'node:url';
@@ -19,5 +21,8 @@ export default defineConfig({
     target: 'es2022',
     // WGSL sources are inlined as strings; the largest chunk is the worker with every kernel.
     chunkSizeWarningLimit: 2000,
+    rolldownOptions: {
+      input: { main: fileURLToPath(new URL('index.html', import.meta.url)), bench: fileURLToPath(new URL('bench.html', import.meta.url)) },
+    },
   },
 });

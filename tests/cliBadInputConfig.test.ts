@@ -161,6 +161,10 @@ describe('other subcommands', () => {
     expectRefusal(await cliMeasured(['bench', '--only', 'nope'], PRE_DEVICE), '--only', /unknown suite 'nope' \(known: conv, gru, infonce/);
   }, PRE_DEVICE.timeoutMs + 10_000);
 
+  it('bench --presets with an unknown preset is one line listing the presets, before any GPU work', async () => {
+    expectRefusal(await cliMeasured(['bench', '--e2e', '--presets', 'tiny,huge'], PRE_DEVICE), '--presets', /unknown preset 'huge' \(known: tiny, small, paper\)/);
+  }, PRE_DEVICE.timeoutMs + 10_000);
+
   it('grads -h does not crash (help text or a one-line usage error, no stack trace)', async () => {
     const r = await cliMeasured(['grads', '-h'], PRE_DEVICE);
     expect(r.killed).toBe(false);

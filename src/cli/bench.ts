@@ -3,9 +3,10 @@
 // e2e suite's tfjs peer is an optional peer dependency, so a missing one is reported with the install
 // line before any GPU work starts.
 import { parseArgs } from 'node:util';
-import { measurePeak } from '../../bench/peak.ts';
+import { runBench } from '../../bench/run.ts';
 import { SUITES } from '../../bench/suites.ts';
 import type { BenchResult, BenchSuite } from '../../bench/types.ts';
+import { PRESET_NAMES } from '../cpc/config.ts';
 import { acquireNodeDevice } from '../node/device.ts';
 import { CpcError } from '../runtime/errors.ts';
 import { UsageError } from './usage.ts';
@@ -14,6 +15,7 @@ export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
   --only a,b,…                suites to run: ${Object.keys(SUITES).join(', ')} (default: all but e2e and soak)
   --e2e                       end-to-end training step vs the same model in tfjs-backend-webgpu
                               (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0)
+  --presets tiny,small,paper  the e2e suite's presets (default tiny and small, plus paper unless --quick/--no-paper)
   --quick                     fewer repetitions, no paper-size shapes (smoke runs)
   --no-paper                  skip the paper-size shapes
   --json                      stdout: one object {"adapter", "peak": {"fma_gflops", "copy_gbps"},
@@ -52,6 +54,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       'no-paper': { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
+      presets: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -63,26 +66,17 @@ export async function benchCommand(argv: string[]): Promise<number> {
   for (const n of names) {
     if (!SUITES[n]) throw new UsageError('--only', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
+  const presets = values.presets?.split(',').map((s) => s.trim());
+  const unknownPreset = presets?.find((p) => !(PRESET_NAMES as readonly string[]).includes(p));
+  if (unknownPreset !== undefined) throw new UsageError('--presets', `unknown preset '${unknownPreset}' (known: ${PRESET_NAMES.join(', ')})`);
   const suites = new Map<string, BenchSuite>();
   for (const n of names) suites.set(n, await loadSuite(n));
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const ctx = await acquireNodeDevice({ label: 'bench' });
   try {
-    log(`adapter: ${ctx.adapter.description}`);
-    const peak = await measurePeak(ctx, values.quick);
-    log(`peak: ${peak.fma_gflops} GFLOP/s FMA, ${peak.copy_gbps} GB/s copy`);
-    const results: BenchResult[] = [];
-    for (const n of names) {
-      const suite = suites.get(n)!;
-      log(`-- ${n}`);
-      const rows = await suite.run({ ctx, peak, quick: values.quick, paper: !values.quick && !values['no-paper'], log });
-      results.push(...rows);
-      log(table(rows));
-    }
-    const { vendor, architecture, description } = ctx.adapter;
-    const out = { adapter: { vendor, architecture, description }, peak, results };
+    const out = await runBench(ctx, suites, { quick: values.quick, paper: !values.quick && !values['no-paper'], presets, log, onSuite: (_, rows) => log(table(rows)) });
     if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-    else process.stdout.write(`${table(results)}\n`);
+    else process.stdout.write(`${table(out.results)}\n`);
   } finally {
     ctx.dispose();
   }

@@ -97,7 +97,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${(e as Error).message}\n`);
       return e instanceof UsageError ? EXIT_USAGE : 1;
     }
-    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // `code` is not always a string: a child process's error carries its exit status there.
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`error: ${(e as Error).message} (see cpc-webgpu ${cmd} --help)\n`);
       return EXIT_USAGE;
     }

@@ -1,0 +1,99 @@
+// End-to-end training-step benchmark, the part that runs anywhere WebGPU does (Node and the browser
+// bench page, demo/bench.html): our whole step (one submit, pipelined) per preset, its per-kernel
+// share from the profiler and the memory plan. Peers (other frameworks timed on the same model, loss
+// and batch) are passed in: they need Node (tfjs on Dawn, PyTorch in a subprocess), so they live in
+// bench/e2e.ts and bench/peer/, and this file imports nothing of Node.
+import { resolveConfig, type ActivationsDType, type CpcTrainConfig, type PresetName } from '../src/cpc/config.ts';
+import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
+import { CpcTrainer } from '../src/cpc/trainer.ts';
+import { CpcError } from '../src/runtime/errors.ts';
+import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
+
+/** What a peer sees: the preset, its resolved config, one batch of our data and our ms per step. */
+export interface E2ePeerInput {
+  b: BenchContext;
+  name: PresetName;
+  cfg: CpcTrainConfig;
+  /** One batch [B·L] of the samples our step trained on. */
+  signal: Float32Array;
+  ms: number;
+}
+
+/** Times one peer framework; returns the fields it adds to the e2e row ({} when it has no config for the preset). */
+export type E2ePeer = (p: E2ePeerInput) => Promise<Record<string, unknown>>;
+
+export async function measurePreset(
+  b: BenchContext, preset: PresetName, steps: number, peers: readonly E2ePeer[] = [], activations: ActivationsDType = 'f32',
+): Promise<BenchResult> {
+  const cfg = resolveConfig(preset, { activations });
+  const name = activations === 'f16' ? `${preset}.f16` : preset;
+  const ds = createSyntheticDataset({ seed: 1, speakers: 4, utterancesPerSpeaker: 3 });
+  const sampler = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed: 1 });
+  // The data side of the same run: batches the CPU sampler produces per second at this B and L,
+  // against the steps per second the GPU consumes (the train loop draws the next batch while the
+  // GPU runs the current step, so headroom > 1 means the GPU never waits on data).
+  const tData = performance.now();
+  const produced = 50;
+  for (let i = 0; i < produced; i++) sampler.next();
+  const batchesPerS = produced / ((performance.now() - tData) / 1000);
+  const data = Array.from({ length: 4 }, () => sampler.next().signal);
+  const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps });
+  let ms: number, profile, plan, cost;
+  try {
+    b.log(`e2e.${name}: warm-up (first steps compile pipelines)`);
+    for (let i = 0; i < 2; i++) await trainer.trainStep(data[i % data.length]!);
+    await trainer.flush();
+    // Throughput as a user sees it: steps queued back to back (≤ 2 in flight), then drained.
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await trainer.trainStep(data[i % data.length]!);
+    await trainer.flush();
+    ms = (performance.now() - t0) / steps;
+    profile = await trainer.profileStep(data[0]!);
+    plan = trainer.plan;
+    cost = trainer.stepCost;
+  } finally {
+    trainer.dispose();
+  }
+  const share: Record<string, number> = {};
+  for (const op of profile.ops) share[op.name] = Math.round((1000 * op.ms) / profile.totalMs) / 10;
+  b.log(`e2e.${name}: ${ms.toFixed(1)} ms/step; kernel share (% of profiled ${profile.totalMs.toFixed(1)} ms, ${profile.source}): ${JSON.stringify(share)}`);
+  const peerFields: Record<string, unknown> = {};
+  for (const peer of peers) Object.assign(peerFields, await peer({ b, name: preset, cfg, signal: data[0]!, ms }));
+  return makeResult({
+    name: `e2e.${name}`,
+    shape: { B: cfg.batchSize, L: cfg.window, C: cfg.channels, H: cfg.hidden, K: cfg.predictionSteps, negatives: cfg.negatives.kind, activations: cfg.activations },
+    ms, flops: cost.flops, peak: b.peak,
+    steps_per_s: Math.round((1000 / ms) * 1000) / 1000,
+    samples_per_s: Math.round((1000 * cfg.batchSize / ms) * 100) / 100,
+    data_batches_per_s: Math.round(batchesPerS),
+    data_headroom: Math.round(batchesPerS * ms / 1000),
+    planned_peak_bytes: plan.plannedPeakBytes,
+    noreuse_bytes: plan.noReuseBytes,
+    planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,
+    kernel_share_pct: share,
+    profile_source: profile.source,
+    ...peerFields,
+  });
+}
+
+/** Timed steps per preset, [quick, full]: enough for a stable mean at each preset's step time. */
+const PRESET_STEPS: Record<PresetName, [number, number]> = { tiny: [3, 10], small: [3, 6], paper: [2, 2] };
+
+/** The e2e suite with these peers (none in the browser); peers never run on the paper preset (too slow). */
+export function e2eSuiteWith(peers: readonly E2ePeer[]): BenchSuite {
+  return {
+    name: 'e2e',
+    async run(b) {
+      const rows: BenchResult[] = [];
+      const presets = b.presets ?? ['tiny', 'small', ...(b.paper ? ['paper'] : [])];
+      for (const name of presets) {
+        if (!Object.hasOwn(PRESET_STEPS, name)) throw new CpcError('bench', `e2e: unknown preset '${name}' (known: ${Object.keys(PRESET_STEPS).join(', ')})`);
+        const [quickSteps, fullSteps] = PRESET_STEPS[name as PresetName];
+        rows.push(await measurePreset(b, name as PresetName, b.quick ? quickSteps : fullSteps, name === 'paper' ? [] : peers));
+        // f16 activation storage where the device has shader-f16 (README "f16 activations"), no peers.
+        if (name === 'small' && b.ctx.has('shader-f16')) rows.push(await measurePreset(b, 'small', b.quick ? quickSteps : fullSteps, [], 'f16'));
+      }
+      return rows;
+    },
+  };
+}
