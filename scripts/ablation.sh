@@ -4,11 +4,13 @@
 # their 95 % intervals. Usage:
 #   bash scripts/ablation.sh PRESET STEPS DATA OUTDIR [variant …]
 # PROBE_WINDOWS (default 600) caps the train windows of the probes; the test split is used whole.
-# variants (default all): recipe, norm-off, init-pytorch, samespeaker, sampled
+# variants (default all): recipe, norm-off, init-pytorch, samespeaker, sampled, sampled-shared
+# (sampled: 128 negatives drawn per row, i.e. separately for each k; sampled-shared: one draw of 128
+# per position reused for every k, as CPC_audio); also 'uniform'.
 set -euo pipefail
 preset="$1"; steps="$2"; data="$3"; out="$4"; shift 4
 variants=("$@")
-[ ${#variants[@]} -eq 0 ] && variants=(recipe norm-off init-pytorch samespeaker sampled)
+[ ${#variants[@]} -eq 0 ] && variants=(recipe norm-off init-pytorch samespeaker sampled sampled-shared)
 mkdir -p "$out"
 for v in "${variants[@]}"; do
   case "$v" in
@@ -18,6 +20,7 @@ for v in "${variants[@]}"; do
     samespeaker) cfg='{"sampling": "samespeaker"}' ;;
     uniform) cfg='{"sampling": "uniform"}' ;;
     sampled) cfg='{"negatives": {"kind": "sampled", "n": 128}}' ;;
+    sampled-shared) cfg='{"negatives": {"kind": "sampled", "n": 128, "shared": true}}' ;;
     *) echo "ablation: unknown variant '$v'" >&2; exit 2 ;;
   esac
   echo "$cfg" > "$out/$v.json"

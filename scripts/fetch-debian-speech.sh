@@ -13,10 +13,15 @@
 # are confounded ACROSS the two groups; within each group (4 voices / 3 voices) they are not.
 # Only asterisk prompts of ≥ 24 kB (≥ 1.5 s at 8 kHz) are kept: tones, digits and one-word prompts
 # are shorter than a training window; at most MAX_PER_SPEAKER (default 150) per speaker, by name.
-# Usage: bash scripts/fetch-debian-speech.sh [DIR]   (default data/debian-speech); writes DIR/labels.csv.
+# --telephone removes that confound: every wideband file is brought down to 8 kHz (the runtime's
+# windowed-sinc resampler, scripts/telephone-band.ts), so all seven voices share the 0–4 kHz band and
+# a speaker probe cannot win by telling the two channels apart.
+# Usage: bash scripts/fetch-debian-speech.sh [DIR] [--telephone]   (default data/debian-speech); writes DIR/labels.csv.
 # Uses `apt-get download` (no install, no root needed beyond a readable apt cache).
 set -euo pipefail
 out="${1:-data/debian-speech}"
+telephone="${2:-}"
+case "$telephone" in ""|--telephone) ;; *) echo "fetch-debian-speech: unknown option '$telephone' (only --telephone)" >&2; exit 2 ;; esac
 max="${MAX_PER_SPEAKER:-150}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -52,4 +57,7 @@ copy june $(prompts "$ast/fr_CA_f_June")
 copy carlo $(prompts "$ast/it_IT_m_Carlo")
 # shellcheck disable=SC2046
 copy ivr-ru $(prompts "$ast/ru_RU_f_IvrvoiceRU")
+if [ "$telephone" = --telephone ]; then
+  npx --no-install tsx "$(dirname "$0")/telephone-band.ts" "$out"
+fi
 echo "fetch-debian-speech: $(($(wc -l < "$out/labels.csv") - 1)) files from 7 speakers in $out"

@@ -81,6 +81,14 @@ describe('config validation names the field', () => {
     expect(refusal({ preset: 'tiny', negatives: 'batch' })).toMatch(/^config: negatives: must be an object/);
   });
 
+  it("sampled negatives take an optional boolean 'shared' (CPC_audio's one set per position); other modes refuse it", () => {
+    expect(configFromObject({ preset: 'tiny', negatives: { kind: 'sampled', n: 128, shared: true } }).negatives).toEqual({ kind: 'sampled', n: 128, shared: true });
+    expect(configFromObject({ preset: 'tiny', negatives: { kind: 'sampled', n: 128 } }).negatives).toEqual({ kind: 'sampled', n: 128 });
+    expect(refusal({ preset: 'tiny', negatives: { kind: 'sampled', n: 8, shared: 1 } })).toBe('config: negatives.shared: must be true or false, got 1');
+    expect(refusal({ preset: 'tiny', negatives: { kind: 'sampled', shared: true } })).toMatch(/^config: negatives: missing 'sampled' negatives field n/);
+    expect(refusal({ preset: 'tiny', negatives: { kind: 'batch', shared: true } })).toMatch(/^config: negatives\.shared: only the 'sampled' mode/);
+  });
+
   it('10,000 encoder layers are refused at once by the layer cap (#11.13)', () => {
     const n = 10_000;
     const msg = refusal({ preset: 'tiny', kernels: new Array(n).fill(1), strides: new Array(n).fill(1) });
@@ -100,6 +108,7 @@ describe('whatever the validator accepts, its checkpoint loads (#11.3)', () => {
       { preset: tinyObject() },
       { preset: tinyObject(), seed: 7, optimizer: { lr: 0.01 } },
       { preset: 'tiny', negatives: { kind: 'sampled', n: 5 }, optimizer: { maxGradNorm: null, decoupled: true, weightDecay: 0.01 } },
+      { preset: 'tiny', negatives: { kind: 'sampled', n: 128, shared: true } },
       { preset: 'tiny', negatives: { kind: 'batch-time' }, batchSize: 1, norm: true, predictorBias: true },
       { preset: 'tiny', kernels: [4, 4], strides: [2, 2], window: 64, predictionSteps: 2, seed: 0xffffffff },
     ];

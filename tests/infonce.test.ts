@@ -74,7 +74,7 @@ async function runGpu(ctx: GpuContext, s: Setup, data: { z: Float64Array; c: Flo
   if (s.mode.kind === 'sampled') {
     negIdx = make([K, B, T, s.mode.n], 'negIdx', 'u32');
     const seedStep = put([2], [SAMPLER_SEED, STEP], 'seedStep', 'u32');
-    ops.push(await prepareNegativeSampler(ctx, { B, T, K }, s.mode.n, { seedStep, negIdx }));
+    ops.push(await prepareNegativeSampler(ctx, { B, T, K }, s.mode.n, { seedStep, negIdx }, s.mode.shared));
     for (const sp of infoNceBackwardScratch(s.dims, s.mode)) scratch[sp.name] = make(sp.shape, sp.name, sp.dtype as 'u32');
   }
   ops.push(await preparePredictorForward(ctx, s.dims, { c, weight, bias, preds }));
@@ -112,7 +112,7 @@ async function checkAgainstOracle(s: Setup): Promise<{ maxAbsScore: number; gpu:
   const gpu = await runGpu(ctx, s, data);
   let mode: OracleMode;
   if (s.mode.kind === 'sampled') {
-    const want = sampleNegatives(negativeSamplingSeed(SAMPLER_SEED, STEP), { B, T, K }, s.mode.n);
+    const want = sampleNegatives(negativeSamplingSeed(SAMPLER_SEED, STEP), { B, T, K }, s.mode.n, s.mode.shared);
     expect(Array.from(gpu.negIdx!), 'GPU sampler vs sampleNegatives').toEqual(Array.from(want));
     mode = { kind: 'sampled', n: s.mode.n, negIdx: want };
   } else mode = s.mode;
@@ -171,19 +171,20 @@ async function checkAgainstOracle(s: Setup): Promise<{ maxAbsScore: number; gpu:
 // B = 3 is not a multiple of the 4-row tile; B·T = 42 batch-time candidates and n + 1 = 11 sampled
 // ones are not multiples of the 8-candidate tile; K = 12 leaves only T − 12 = 2 rows in the last step.
 const small = (K: number): Dims => ({ B: 3, T: 14, C: 12, H: 8, K });
-const MODES: InfoNceMode[] = [{ kind: 'batch' }, { kind: 'batch-time' }, { kind: 'sampled', n: 10 }];
+const MODES: InfoNceMode[] = [{ kind: 'batch' }, { kind: 'batch-time' }, { kind: 'sampled', n: 10 }, { kind: 'sampled', n: 10, shared: true }];
+const label = (m: InfoNceMode) => (m.kind === 'sampled' && m.shared ? 'sampled shared' : m.kind);
 
 describe('InfoNCE vs float64 oracle', () => {
   for (const mode of MODES) {
     for (const K of [1, 12]) {
-      it(`${mode.kind}, K=${K}, B=3, T=14, C=12, H=8${K === 12 ? ', bias' : ''}`, async () => {
+      it(`${label(mode)}, K=${K}, B=3, T=14, C=12, H=8${K === 12 ? ', bias' : ''}`, async () => {
         await checkAgainstOracle({ dims: small(K), mode, seed: 100 + K, bias: K === 12 });
       });
     }
   }
 
   for (const mode of MODES) {
-    it(`${mode.kind}: scores of magnitude 1e4 stay finite and accurate`, async () => {
+    it(`${label(mode)}: scores of magnitude 1e4 stay finite and accurate`, async () => {
       const { maxAbsScore, gpu } = await checkAgainstOracle({ dims: small(12), mode, seed: 7, bias: true, zScale: 60, cScale: 60 });
       expect(maxAbsScore, 'the test must actually reach |score| ~ 1e4').toBeGreaterThan(5e3);
       for (const [name, x] of Object.entries(gpu)) {
@@ -214,8 +215,24 @@ describe('InfoNCE vs float64 oracle', () => {
     expect(new Set(want).size, 'draws cover many frames').toBeGreaterThan(30);
   });
 
-  for (const mode of [{ kind: 'batch-time' }, { kind: 'sampled', n: 10 }] as InfoNceMode[]) {
-    it(`${mode.kind}: two runs give bitwise identical losses and gradients`, async () => {
+  it('shared sampler (CPC_audio: one set per position, every k) is bit-identical to sampleNegatives(…, shared)', async () => {
+    const ctx = await testDevice();
+    const dims = { B: 5, T: 9, K: 3 }, n = 13, frames = 45;
+    const seedStep = upload(ctx, [2], [0xdeadbeef, 123456], 'u32', 'seedStep');
+    const negIdx = createTensor(ctx, [3, 5, 9, n], 'u32', 'negIdx');
+    await runOps(ctx, [await prepareNegativeSampler(ctx, dims, n, { seedStep, negIdx }, true)]);
+    const got = Uint32Array.from(await download(ctx, negIdx));
+    const want = sampleNegatives(negativeSamplingSeed(0xdeadbeef, 123456), dims, n, true);
+    expect(Array.from(got)).toEqual(Array.from(want));
+    // The property itself, on the GPU's output: step k's slab equals step 1's, position by position.
+    const slab = frames * n;
+    for (let k = 1; k < 3; k++) expect(Array.from(got.subarray(k * slab, (k + 1) * slab)), `k=${k + 1}`).toEqual(Array.from(got.subarray(0, slab)));
+    const perRow = sampleNegatives(negativeSamplingSeed(0xdeadbeef, 123456), dims, n, false);
+    expect(Array.from(got.subarray(slab)), 'k ≥ 2 differs from the per-row draw').not.toEqual(Array.from(perRow.subarray(slab)));
+  });
+
+  for (const mode of [{ kind: 'batch-time' }, { kind: 'sampled', n: 10 }, { kind: 'sampled', n: 10, shared: true }] as InfoNceMode[]) {
+    it(`${label(mode)}: two runs give bitwise identical losses and gradients`, async () => {
       const ctx = await testDevice();
       const s: Setup = { dims: small(12), mode, seed: 31, bias: true };
       const a = await runGpu(ctx, s, problem(s));

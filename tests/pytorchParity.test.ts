@@ -90,6 +90,10 @@ describe.skipIf(missing !== null)(`PyTorch parity (interop/pytorch/cpc_torch.py)
     await checkVariant('tiny sampled n=9 norm', resolveConfig('tiny', { negatives: { kind: 'sampled', n: 9 }, norm: true, seed: 77 }), 34);
   }, 300_000);
 
+  it('shared sampled negatives (one set per position for every k, CPC_audio)', async () => {
+    await checkVariant('tiny sampled n=9 shared norm', resolveConfig('tiny', { negatives: { kind: 'sampled', n: 9, shared: true }, norm: true, seed: 78 }), 35);
+  }, 300_000);
+
   it('refuses a checkpoint whose tensors do not match its config, in one line naming file and tensor', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cpc-torch-parity-'));
     // Without ChannelNorm, so a norm weight is a tensor the config does not have.

@@ -55,6 +55,10 @@ describe('CpcTrainer', () => {
     await checkAgainstOracle(resolveConfig('tiny', { norm: true, predictorBias: true, negatives: { kind: 'sampled', n: 9 }, seed: 77 }), 12);
   }, 300_000);
 
+  it('matches the oracle with shared sampled negatives (one set per position for every k)', async () => {
+    await checkAgainstOracle(resolveConfig('tiny', { norm: true, negatives: { kind: 'sampled', n: 9, shared: true }, seed: 78 }), 14);
+  }, 900_000); // alone (-t) it compiles every pipeline cold: > 300 s at load ~15 on the shared machine
+
   it('matches the oracle with batch-time negatives', async () => {
     await checkAgainstOracle(resolveConfig('tiny', { negatives: { kind: 'batch-time' } }), 13);
   }, 300_000);

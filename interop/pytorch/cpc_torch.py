@@ -207,13 +207,17 @@ def negative_sampling_seed(seed, step):
     return pcg_hash((seed ^ pcg_hash(step & _M32)) & _M32)
 
 
-def sampled_negatives(seed, step, B, T, k, b0, rows_b, n, device=None):
-    """negIdx[k-1, b, t, 0..n-1] for b in [b0, b0 + rows_b), t < T - k (flat frame indices b'T + t')."""
+def sampled_negatives(seed, step, B, T, k, b0, rows_b, n, device=None, shared=False):
+    """negIdx[k-1, b, t, 0..n-1] for b in [b0, b0 + rows_b), t < T - k (flat frame indices b'T + t').
+
+    shared (negatives.shared): the hash takes the position b*T + t instead of the row, so every k of
+    a position draws the same n negatives (CPC_audio's sampling), as src/shaders/infonceSampler.wgsl.
+    """
     s = pcg_hash(negative_sampling_seed(seed, step))
     b = torch.arange(b0, b0 + rows_b, dtype=torch.int64, device=device)[:, None, None]
     t = torch.arange(T - k, dtype=torch.int64, device=device)[None, :, None]
     j = torch.arange(n, dtype=torch.int64, device=device)[None, None, :]
-    row = ((k - 1) * B + b) * T + t
+    row = b * T + t if shared else ((k - 1) * B + b) * T + t
     return pcg_hash(pcg_hash(s ^ row) ^ j) % (B * T)
 
 
@@ -247,7 +251,7 @@ def cpc_loss(model, z, c, z_all, b0, B, negatives, step=1, seed=0):
             # Slot 0 is the positive, scored by the same contraction as the negatives so that a
             # sampled duplicate of it ties exactly (ties count as correct, as in the oracle).
             pos = (bidx[:, None] * T + torch.arange(T - k, device=dev)[None, :] + k)
-            idx = torch.cat([pos[:, :, None], sampled_negatives(seed, step, B, T, k, b0, Bl, negatives['n'], dev)], dim=2)
+            idx = torch.cat([pos[:, :, None], sampled_negatives(seed, step, B, T, k, b0, Bl, negatives['n'], dev, negatives.get('shared', False))], dim=2)
             scores = torch.einsum('btc,btnc->btn', p, flat[idx])
             s_pos = scores[:, :, 0]
         else:

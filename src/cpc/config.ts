@@ -27,7 +27,12 @@ export const SAMPLING_MODES: readonly SamplingMode[] = ['samespeaker', 'uniform'
 export type ActivationsDType = 'f32' | 'f16';
 export const ACTIVATION_DTYPES: readonly ActivationsDType[] = ['f32', 'f16'];
 
-export type NegativesConfig = { kind: 'batch' } | { kind: 'batch-time' } | { kind: 'sampled'; n: number };
+/**
+ * InfoNCE candidates (src/shaders/infonce.ts). 'sampled' draws n frames of the batch uniformly per
+ * row; with `shared: true` one set per window position (b, t), reused for all K prediction steps,
+ * as CPC_audio does (absent = false, the per-row draw, so older checkpoints keep their meaning).
+ */
+export type NegativesConfig = { kind: 'batch' } | { kind: 'batch-time' } | { kind: 'sampled'; n: number; shared?: boolean };
 
 export interface OptimizerConfig {
   lr: number;
@@ -260,11 +265,14 @@ const OPTIMIZER_SCHEMA: Record<keyof OptimizerConfig, FieldCheck> = {
 const NEGATIVE_KINDS = ['batch', 'batch-time', 'sampled'] as const;
 
 const negatives: FieldCheck = (field, v) => {
-  if (!isPlainObject(v)) throw new ConfigError(field, `must be an object {"kind": …, "n": … (sampled only)}, got ${shown(v)}`);
+  if (!isPlainObject(v)) throw new ConfigError(field, `must be an object {"kind": …, "n": …, "shared": … (sampled only)}, got ${shown(v)}`);
   const kind = v.kind;
   oneOf(NEGATIVE_KINDS)(`${field}.kind`, kind);
   if (kind === 'sampled') {
-    checkFields(`${field}.`, v, { kind: () => undefined, n: intIn(1, MAX_BATCH_SAMPLES) }, "'sampled' negatives", true);
+    checkFields(`${field}.`, v, { kind: () => undefined, n: intIn(1, MAX_BATCH_SAMPLES), shared: boolean }, "'sampled' negatives", false);
+    if (!Object.hasOwn(v, 'n')) throw new ConfigError(field, "missing 'sampled' negatives field n");
+  } else if (Object.hasOwn(v, 'shared')) {
+    throw new ConfigError(`${field}.shared`, `only the 'sampled' mode draws negatives to share (mode is '${String(kind)}')`);
   } else if (Object.hasOwn(v, 'n')) {
     throw new ConfigError(`${field}.n`, `only the 'sampled' mode takes a count (mode is '${String(kind)}')`);
   } else {

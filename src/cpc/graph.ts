@@ -62,7 +62,9 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   const P = layout.total;
   const convDims = encoderStackDims({ L, B, channels: C, kernels: cfg.kernels, strides: cfg.strides, norm: cfg.norm, storage: cfg.activations });
   const gruDims: GruDims = { B, T, C, H };
-  const mode: InfoNceMode = cfg.negatives.kind === 'sampled' ? { kind: 'sampled', n: cfg.negatives.n } : { kind: cfg.negatives.kind };
+  const mode: InfoNceMode = cfg.negatives.kind === 'sampled'
+    ? { kind: 'sampled', n: cfg.negatives.n, shared: cfg.negatives.shared === true }
+    : { kind: cfg.negatives.kind };
   const nceDims = { B, T, C, K };
   const tensors: TensorDecl[] = [];
   const ops: GraphOp[] = [];
@@ -128,7 +130,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   if (mode.kind === 'sampled') {
     ops.push({
       name: 'negatives.sample', phase: 'loss', reads: ['negatives.seedStep'], writes: [negIdx!],
-      prepare: (env) => prepareNegativeSampler(env.ctx, { B, T, K }, mode.n, { seedStep: env.tensor('negatives.seedStep'), negIdx: env.tensor(negIdx!) }),
+      prepare: (env) => prepareNegativeSampler(env.ctx, { B, T, K }, mode.n, { seedStep: env.tensor('negatives.seedStep'), negIdx: env.tensor(negIdx!) }, mode.shared),
     });
   }
   const preds = transient('predictor.preds', [K, B, T, C]);

@@ -35,7 +35,8 @@ export interface InfoNceDims {
 export type InfoNceMode =
   | { kind: 'batch' }
   | { kind: 'batch-time' }
-  | { kind: 'sampled'; n: number };
+  /** shared: one set of n negatives per position (b, t), reused for every k (CPC_audio); else per row. */
+  | { kind: 'sampled'; n: number; shared?: boolean };
 
 export interface ScratchSpec {
   name: string;
@@ -53,7 +54,7 @@ const WG = 64;
 const MAX_BLOCKS = 256;
 
 function modeName(mode: InfoNceMode): string {
-  return mode.kind === 'sampled' ? `sampled(n=${mode.n})` : mode.kind;
+  return mode.kind === 'sampled' ? `sampled(n=${mode.n}${mode.shared ? ', shared' : ''})` : mode.kind;
 }
 
 export function checkInfoNce(op: string, dims: InfoNceDims, mode: InfoNceMode): Shapes {
@@ -272,22 +273,23 @@ export interface NegativeSamplerTensors {
 }
 
 /**
- * negIdx[k−1, b, t, j] = the oracle's negativeIndex(negativeSamplingSeed(seed, step), row, j, B·T):
- * bit-identical to sampleNegatives(negativeSamplingSeed(seed, step), {B, T, K}, n).
+ * negIdx[k−1, b, t, j] = the oracle's negativeIndex(negativeSamplingSeed(seed, step), r, j, B·T) with
+ * r = row, or r = b·T + t when `shared` (the same n negatives for every k of a position):
+ * bit-identical to sampleNegatives(negativeSamplingSeed(seed, step), {B, T, K}, n, shared).
  */
 export async function prepareNegativeSampler(
-  ctx: GpuContext, dims: { B: number; T: number; K: number }, n: number, t: NegativeSamplerTensors,
+  ctx: GpuContext, dims: { B: number; T: number; K: number }, n: number, t: NegativeSamplerTensors, shared = false,
 ): Promise<PreparedOp> {
   const op = 'negativeSampler';
   const { B, T, K } = dims;
-  checkInfoNce(op, { B, T, K, C: 4 }, { kind: 'sampled', n });   // C plays no part in sampling
-  const shapes: Shapes = { B, T, K, n };
+  checkInfoNce(op, { B, T, K, C: 4 }, { kind: 'sampled', n, shared });   // C plays no part in sampling
+  const shapes: Shapes = shared ? { B, T, K, n, shared: 'per position' } : { B, T, K, n };
   check(op, 'seedStep', t.seedStep, [2], 'u32');
   check(op, 'negIdx', t.negIdx, [K, B, T, n], 'u32');
   checkBindable(ctx, op, { ...t }, shapes);
   const total = K * B * T * n;
   return prepareDispatches(ctx, op, shapes, [{
-    shader: infoNceSamplerShader, entryPoint: 'sample', constants: { B, T, K, N: n, WG },
+    shader: infoNceSamplerShader, entryPoint: 'sample', constants: { B, T, K, N: n, WG, SHARED: shared ? 1 : 0 },
     bindings: [t.seedStep, t.negIdx], workgroups: grid1d(ctx, ceilDiv(total, WG)),
   }], { bytes: 4 * total });
 }

@@ -1,9 +1,13 @@
 // Negatives for InfoNCE's 'sampled' mode, and the inverse index its backward needs.
 //
-// sample: negIdx[row, j] = pcg(pcg(pcg(seed') ^ row) ^ j) % (B·T), seed' = pcg(seed ^ pcg(step)),
+// sample: negIdx[row, j] = pcg(pcg(pcg(seed') ^ r) ^ j) % (B·T), seed' = pcg(seed ^ pcg(step)),
 // bit-identical to the oracle's sampleNegatives(seed', ...) (tests/reference/infonce.ts): pure u32
 // arithmetic, stateless, one invocation per entry. seed and step come from a u32 tensor [2] so the
-// trainer can advance the step without rebuilding the pipeline.
+// trainer can advance the step without rebuilding the pipeline. r = row, or with SHARED = 1 the
+// row's position b·T + t (row mod B·T): every prediction step k of a position then scores the same n
+// negatives, as CPC_audio draws them (one set per window position, reused for all k). The layout
+// stays [K, B, T, n] either way so the loss kernels and the inverse index below have one code path;
+// the K copies cost K·B·T·n u32 (4 MiB at small's 4·8·128·128) and no extra hashing per k.
 //
 // Inverse index (for dZ in infonce.wgsl framesSampled): for every frame f the entries row·N + j that
 // drew it as a negative, in increasing order, as a counting sort without atomics:
@@ -19,6 +23,7 @@ override T: u32;
 override K: u32;
 override N: u32;          // negatives per row
 override NB: u32 = 1u;    // row blocks
+override SHARED: u32 = 0u; // 1: negatives drawn per position (b, t), the same for every k
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read_write> seedStep: array<u32>;
@@ -48,7 +53,9 @@ fn sample(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let e = flatId(gid, nwg);
   if (e >= K * B * T * N) { return; }
   let seed = pcg(seedStep[0] ^ pcg(seedStep[1]));
-  negOut[e] = pcg(pcg(pcg(seed) ^ (e / N)) ^ (e % N)) % (B * T);
+  let row = e / N;
+  let r = select(row, row % (B * T), SHARED == 1u);
+  negOut[e] = pcg(pcg(pcg(seed) ^ r) ^ (e % N)) % (B * T);
 }
 
 fn rowsPerBlock() -> u32 {

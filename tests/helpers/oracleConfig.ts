@@ -9,7 +9,7 @@ export function oracleConfig(cfg: CpcTrainConfig, step: number): CpcConfig {
     channels: cfg.channels, hidden: cfg.hidden, predictionSteps: cfg.predictionSteps, kernels: cfg.kernels, strides: cfg.strides,
     norm: cfg.norm, predictorBias: cfg.predictorBias, batchSize: cfg.batchSize,
     negatives: cfg.negatives.kind === 'sampled'
-      ? { kind: 'sampled', n: cfg.negatives.n, seed: negativeSamplingSeed(cfg.seed, step) }
+      ? { kind: 'sampled', n: cfg.negatives.n, seed: negativeSamplingSeed(cfg.seed, step), shared: cfg.negatives.shared === true }
       : { kind: cfg.negatives.kind },
   };
 }

@@ -17,7 +17,7 @@ import { infoNceBackward, infoNceForward, sampleNegatives, type InfoNceDims, typ
 import { mulberry32, randn } from './random.ts';
 
 /** InfoNCE candidates; 'sampled' may give a seed instead of explicit indices (see sampleNegatives). */
-export type CpcNegatives = InfoNceMode | { kind: 'sampled'; n: number; seed: number };
+export type CpcNegatives = InfoNceMode | { kind: 'sampled'; n: number; seed: number; shared?: boolean };
 
 export interface CpcConfig {
   /** C: encoder channels (= the frame size the predictors produce) */
@@ -125,7 +125,7 @@ export interface CpcForward {
 
 function resolveMode(neg: CpcNegatives, dims: InfoNceDims): InfoNceMode {
   if (neg.kind === 'sampled' && 'seed' in neg) {
-    return { kind: 'sampled', n: neg.n, negIdx: sampleNegatives(neg.seed, dims, neg.n) };
+    return { kind: 'sampled', n: neg.n, negIdx: sampleNegatives(neg.seed, dims, neg.n, neg.shared === true) };
   }
   return neg as InfoNceMode;
 }

@@ -305,6 +305,23 @@ describe('sampleNegatives', () => {
     }
   });
 
+  it('shared: row ((k−1)·B + b)·T + t hashes its position b·T + t, so all k of a position draw the same set', () => {
+    const dims = { B: 3, T: 7, K: 4 };
+    const n = 5, frames = 21;
+    const idx = sampleNegatives(42, dims, n, true);
+    expect(idx.length).toBe(4 * 21 * 5);
+    for (let row = 0; row < 4 * 21; row++) {
+      for (let j = 0; j < n; j++) {
+        const h = pcgRef((pcgRef((pcgRef(42) ^ (row % frames)) >>> 0) ^ j) >>> 0);
+        expect(idx[row * n + j]).toBe(h % frames);
+      }
+    }
+    // k = 1 is the per-row draw itself (its rows are the positions); later k differ from per-row.
+    const perRow = sampleNegatives(42, dims, n);
+    expect(Array.from(idx.subarray(0, frames * n))).toEqual(Array.from(perRow.subarray(0, frames * n)));
+    expect(Array.from(idx.subarray(frames * n))).not.toEqual(Array.from(perRow.subarray(frames * n)));
+  });
+
   it('is deterministic, seed-dependent, in range and close to uniform', () => {
     const dims = { B: 4, T: 16, K: 3 };
     const n = 64;

@@ -284,15 +284,18 @@ export function negativeIndex(seed: number, row: number, j: number, frames: numb
  * negIdx [K, B, T, n] for the 'sampled' mode: uniform flat frame indices b'·T + t' in [0, B·T),
  * drawn for every row (invalid rows too, so the layout is dense and index math stays trivial).
  * A draw equal to the positive is kept as a negative, as CPC_audio does.
+ * shared: row ((k−1)·B + b)·T + t draws with r = b·T + t instead of the row, so all K steps of a
+ * position (b, t) score the same n negatives — CPC_audio's sampling (one set per window position).
  */
-export function sampleNegatives(seed: number, dims: { B: number; T: number; K: number }, n: number): Uint32Array {
+export function sampleNegatives(seed: number, dims: { B: number; T: number; K: number }, n: number, shared = false): Uint32Array {
   const { B, T, K } = dims;
   const frames = B * T;
   if (frames > 2 ** 32 - 1) throw new RangeError('sampleNegatives: B·T too large for uint32 indices');
   const rows = K * B * T;
   const out = new Uint32Array(rows * n);
   for (let row = 0; row < rows; row++) {
-    for (let j = 0; j < n; j++) out[row * n + j] = negativeIndex(seed, row, j, frames);
+    const r = shared ? row % frames : row;
+    for (let j = 0; j < n; j++) out[row * n + j] = negativeIndex(seed, r, j, frames);
   }
   return out;
 }
