@@ -5,8 +5,9 @@
 // reduction runs in stages of KR rows: the workgroup copies the stage's A rows (LI·RQ vec4 each)
 // and B rows (LJ·TM/4 vec4 each) into workgroup memory, one barrier, then every invocation
 // accumulates its RQ quads × TM columns from there, and a second barrier before the next stage.
-// Each global vec4 is thus loaded once per workgroup instead of once per invocation (LJ× fewer A
-// loads, LI·RQ·4/… fewer B loads than the register tile): the classic GPU GEMM, which desktop and
+// Each global vec4 is thus loaded once per workgroup instead of once per invocation that uses it:
+// A vec4s are reused by LJ·TM columns instead of TM, and every invocation reads B from workgroup
+// memory instead of issuing its own (uniform-address) load. The classic GPU GEMM, which desktop and
 // mobile GPUs favour because their caches do not hold a whole operand row per lane. On software
 // Vulkan the barriers are expensive (DESIGN §6), so there the register tile stays the default.
 // Rows past R and quads/columns past the operands stage as zeros (they add exactly 0 to sums that
