@@ -6,13 +6,15 @@
 // each step, and the T + 1 step dispatches of its backward), dispatch_ms (each of our dispatches
 // timed alone; longest_dispatch_ms must stay far below 1 s), max_abs_diff_vs_baseline (both paths
 // computed the same thing in this run).
+// Variant rows gru.{fwd,bwd}[<id>][@paper], one per gruVariants entry (field `variant`; `default`
+// marks this adapter's default): timed in interleaved rounds in one run, each keeping its best.
 import type { GpuContext } from '../src/runtime/device.ts';
 import { prepareDispatches, runOps, type DispatchSpec, type PreparedOp } from '../src/runtime/kernel.ts';
 import { readTensor } from '../src/runtime/staging.ts';
 import { createTensor, writeTensor, type Tensor } from '../src/runtime/tensor.ts';
 import {
   gruBackwardScratch, gruForwardScratch, gruSavedSpec, planGruBackward, planGruForward,
-  type GruDims, type GruPlan, type GruRecurrenceOptions, type ScratchSpec,
+  gruVariants, type GruBackwardOptions, type GruDims, type GruPlan, type ScratchSpec,
 } from '../src/shaders/gru.ts';
 import { gruNaiveScratch, naiveBackwardSpecs, naiveForwardSpecs, writeGruNaiveSteps } from './gruNaive.ts';
 import { timeOps } from './timing.ts';
@@ -38,7 +40,7 @@ interface GruSetup {
   destroy(): void;
 }
 
-function setup(ctx: GpuContext, d: GruDims, opts: GruRecurrenceOptions): GruSetup {
+function setup(ctx: GpuContext, d: GruDims, opts: GruBackwardOptions): GruSetup {
   const { B, T, C, H } = d;
   const all: Tensor[] = [];
   const t = (shape: number[], label: string, data?: Float32Array, dtype: 'f32' | 'u32' = 'f32') => {
@@ -156,6 +158,57 @@ async function runShape(b: BenchContext, d: GruDims, suffix: string): Promise<Be
   }
 }
 
+/** Every GRU variant's forward and backward at this shape, checked against the baseline first. */
+async function runVariants(b: BenchContext, d: GruDims, suffix: string): Promise<BenchResult[]> {
+  const { ctx, peak } = b;
+  const variants = gruVariants(ctx, d, 'backward');
+  const runs: { id: string; fwd: PreparedOp; bwd: PreparedOp; flops: [number, number]; s: GruSetup }[] = [];
+  try {
+    for (const v of variants) {
+      b.log(`gru variant ${v.id}${suffix}: compiling`);
+      const s = setup(ctx, d, v.options);
+      runs.push({
+        id: v.id, s, flops: [s.fwd.flops, s.bwd.flops],
+        fwd: await prepareDispatches(ctx, s.fwd.name, s.fwd.shapes, s.fwd.specs, s.fwd),
+        bwd: await prepareDispatches(ctx, s.bwd.name, s.bwd.shapes, s.bwd.specs, s.bwd),
+      });
+      const r = runs[runs.length - 1]!;
+      for (const [, ours] of s.pairs) writeTensor(ctx, ours, new Float32Array(ours.byteLength / 4));
+      for (const [, , base] of s.pairs) writeTensor(ctx, base, new Float32Array(base.byteLength / 4));
+      const nFwd = await opOf(ctx, 'gruNaiveForward', s.naiveFwd);
+      const nBwd = await opOf(ctx, 'gruNaiveBackward', s.naiveBwd);
+      await runOps(ctx, [r.fwd, r.bwd, nFwd, nBwd]);
+      for (const [name, ours, base] of s.pairs) {
+        const [o, n] = [await readTensor(ctx, ours), await readTensor(ctx, base)];
+        let m = 0;
+        for (let i = 0; i < o.length; i++) m = Math.max(m, Math.abs(o[i]! - n[i]!));
+        if (!(m < 1e-2)) throw new Error(`gru bench: variant ${v.id} ${name} differs from the baseline by ${m}`);
+      }
+    }
+    const rounds = b.quick ? 1 : 2;
+    const opts = { reps: b.quick ? 3 : 5, budgetMs: b.quick ? 1_000 : 3_000, warmup: 0 };
+    const best = runs.map(() => [Infinity, Infinity]);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, r] of runs.entries()) {
+        best[i]![0] = Math.min(best[i]![0]!, await timeOps(ctx, [r.fwd], opts));
+        best[i]![1] = Math.min(best[i]![1]!, await timeOps(ctx, [r.bwd], opts));
+      }
+    }
+    const rows: BenchResult[] = [];
+    for (const [i, r] of runs.entries()) {
+      for (const [j, phase] of (['fwd', 'bwd'] as const).entries()) {
+        rows.push(makeResult({
+          name: `gru.${phase}[${r.id}]${suffix}`, shape: { ...d }, ms: best[i]![j]!, flops: r.flops[j], peak,
+          variant: r.id, default: i === 0,
+        }));
+      }
+    }
+    return rows;
+  } finally {
+    for (const r of runs) r.s.destroy();
+  }
+}
+
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
@@ -166,9 +219,11 @@ export const gruSuite: BenchSuite = {
     const rows: BenchResult[] = [];
     b.log('gru: (B, T, C, H) = (8, 128, 64, 64)');
     rows.push(...await runShape(b, { B: 8, T: 128, C: 64, H: 64 }, ''));
+    rows.push(...await runVariants(b, { B: 8, T: 128, C: 64, H: 64 }, ''));
     if (b.paper) {
       b.log('gru: (B, T, C, H) = (8, 128, 512, 256) @paper');
       rows.push(...await runShape(b, { B: 8, T: 128, C: 512, H: 256 }, '@paper'));
+      rows.push(...await runVariants(b, { B: 8, T: 128, C: 512, H: 256 }, '@paper'));
     }
     return rows;
   },

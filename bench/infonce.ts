@@ -3,13 +3,16 @@
 // beyond the inputs (z, preds, negIdx) and the required outputs (metrics, dPreds, dZ): the fused
 // kernels keep O(rows) per-row values (+ the sampled inverse index), the baseline the rows × candidates
 // score and gradient matrices.
+// Variant rows infonce.<mode>.{fwd,bwd}[<id>][@paper], one per infoNceVariants entry of the batch
+// and batch-time cases (field `variant`; `default` marks this adapter's default), checked against
+// the baseline, then timed in interleaved rounds in one run, each keeping its best.
 import type { GpuContext } from '../src/runtime/device.ts';
 import { runOps, type PreparedOp } from '../src/runtime/kernel.ts';
 import { readTensor } from '../src/runtime/staging.ts';
 import { createTensor, writeTensor, type Tensor } from '../src/runtime/tensor.ts';
 import {
   candidatesPerRow, infoNceBackwardScratch, infoNceForwardScratch, prepareInfoNceBackward, prepareInfoNceForward,
-  prepareNegativeSampler, type InfoNceDims, type InfoNceMode,
+  infoNceVariants, prepareNegativeSampler, type InfoNceDims, type InfoNceMode,
 } from '../src/shaders/infonce.ts';
 import { naiveMatrixBytes, naiveMatrixShape, prepareNaiveBackward, prepareNaiveForward } from './infonceNaive.ts';
 import { timeOps } from './timing.ts';
@@ -115,6 +118,31 @@ async function runCase(b: BenchContext, cs: Case): Promise<BenchResult[]> {
         name, shape, ms, flops: ops.reduce((a, o) => a + o.flops, 0), peak: b.peak,
         baseline: `infonceNaive.${mode.kind}.${phase}`, baselineMs, extraBytes: extra, baselineExtraBytes: naiveExtra,
       }));
+    }
+    const variants = mode.kind === 'sampled' ? [] : infoNceVariants(ctx, dims, mode, 'forward');
+    const vOps: { id: string; fwd: PreparedOp; bwd: PreparedOp }[] = [];
+    for (const v of variants) {
+      const vf = await prepareInfoNceForward(ctx, dims, mode, { z, preds, rowLoss, rowLse, metrics, rowHit }, v.options);
+      const vb = await prepareInfoNceBackward(ctx, dims, mode, { z, preds, rowLse, dPreds, dZ }, v.options);
+      await runOps(ctx, [vf, vb]);
+      await agree(ctx, [[metrics, nMetrics, 'metrics'], [dZ, nDZ, 'dZ'], [dPreds, nDP, 'dPreds']], `infonce.${mode.kind}[${v.id}]`);
+      vOps.push({ id: v.id, fwd: vf, bwd: vb });
+    }
+    const best = vOps.map(() => [Infinity, Infinity]);
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, v] of vOps.entries()) {
+        best[i]![0] = Math.min(best[i]![0]!, await timeOps(ctx, [v.fwd], opts));
+        best[i]![1] = Math.min(best[i]![1]!, await timeOps(ctx, [v.bwd], opts));
+      }
+    }
+    for (const [i, v] of vOps.entries()) {
+      for (const [j, phase] of (['fwd', 'bwd'] as const).entries()) {
+        const op = j === 0 ? v.fwd : v.bwd;
+        out.push(makeResult({
+          name: `infonce.${mode.kind}.${phase}[${v.id}]${tag}`, shape, ms: best[i]![j]!, flops: op.flops, peak: b.peak,
+          variant: v.id, default: i === 0,
+        }));
+      }
     }
     return out;
   } finally {

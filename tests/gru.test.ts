@@ -6,54 +6,8 @@ import {
 } from '../src/shaders/gru.ts';
 import { prepareGruNaiveBackward, prepareGruNaiveForward, gruNaiveScratch, writeGruNaiveSteps } from '../bench/gruNaive.ts';
 import { runOps } from '../src/runtime/kernel.ts';
-import { expectClose } from './helpers/compare.ts';
 import { download, testDevice, upload } from './helpers/gpu.ts';
-import { allocScratch, gruOracle, gruProblem, runGruGpu, type GruGpuResult, type GruProblem } from './helpers/gruData.ts';
-
-// Tolerances. u = 2⁻²⁴ (f32 unit roundoff); inputs are f32-exact (gruProblem rounds them), so every
-// difference is the kernels' own rounding. Two sources, per output element:
-//  1. Its own reduction of n terms, accumulated in f32: with random-sign terms of rms τ the partial
-//     sums grow like √m·τ, each addition errs ≤ u·|partial|, so the error ≈ u·τ·n/√2 ≈ u·√n·rms(result)
-//     (the result's rms is ≈ √n·τ).
-//  2. The error of the terms themselves, carried by the recurrence: each step's pre-activations are
-//     sums of C + H + 2 (forward) or 3H (BPTT carry) terms of a state already off from earlier steps.
-//     At PyTorch's weight scale 1/√(3H) the per-step gain is ≤ ~1 (z-gated state, σ' ≤ ¼, tanh' ≤ 1),
-//     so these relative errors add like a random walk over T steps: ≈ u·√(T·(C + 3H + 2)), and reach
-//     the output scaled by its rms again.
-// atol = SAFETY · u · max(1, rms(ref)) · (√n + √(T·(C + 3H + 2))), rtol = 0. SAFETY = 8 covers the
-// few-ulp exp/tanh of the software GPU. Observed (T = 128, up to the paper shape): the reductions
-// over B·T (dW, db) sit 12–25× below their bound; the state, dx and dh0 ~200× below, because the
-// random walk over all T steps is a worst case the gated state does not reach (it forgets). Real
-// bugs (a swapped gate, b_hn outside r ⊙ (…), a skipped step, h_{t−1} off by one step, h0 ignored)
-// move values by ≳ rms/√(B·T): two or more orders of magnitude above every bound here.
-const U = 2 ** -24;
-const SAFETY = 8;
-
-function rms(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
-  return Math.sqrt(s / a.length);
-}
-
-function atol(ref: ArrayLike<number>, reduction: number, d: GruDims): number {
-  return SAFETY * U * Math.max(1, rms(ref)) * (Math.sqrt(reduction) + Math.sqrt(d.T * (d.C + 3 * d.H + 2)));
-}
-
-function checkAll(p: GruProblem, got: GruGpuResult, accumulate: boolean): void {
-  const { B, T, C, H } = p.dims;
-  const want = gruOracle(p);
-  const g = want.grads;
-  const dxWant = accumulate ? g.dx.map((v, i) => v + p.dxPrior[i]!) : g.dx;
-  const M = B * T;
-  const tag = `B=${B} T=${T} C=${C} H=${H}`;
-  expectClose(got.h, want.h, atol(want.h, C + H + 2, p.dims), 0, `${tag} out`);
-  expectClose(got.dx, dxWant, atol(dxWant, 3 * H + 1, p.dims), 0, `${tag} dx`);
-  expectClose(got.dh0, g.dh0, atol(g.dh0, 3 * H + 1, p.dims), 0, `${tag} dh0`);
-  expectClose(got.dWeightIh, g.dWeightIh, atol(g.dWeightIh, M, p.dims), 0, `${tag} dWeightIh`);
-  expectClose(got.dWeightHh, g.dWeightHh, atol(g.dWeightHh, M, p.dims), 0, `${tag} dWeightHh`);
-  expectClose(got.dBiasIh, g.dBiasIh, atol(g.dBiasIh, M, p.dims), 0, `${tag} dBiasIh`);
-  expectClose(got.dBiasHh, g.dBiasHh, atol(g.dBiasHh, M, p.dims), 0, `${tag} dBiasHh`);
-}
+import { allocScratch, expectGruMatchesOracle as checkAll, gruProblem, runGruGpu, type GruGpuResult } from './helpers/gruData.ts';
 
 describe('gru forward + backward vs the float64 oracle', () => {
   it('B=1, zero h0 (PyTorch default), defaults', async () => {

@@ -9,6 +9,7 @@
 // the candidates valid on this device for these dims, default first, each with a stable `id`
 // (part of the tuner's cache key; never reuse an id for a different kernel) and the launcher
 // options that select it. The family's `prepare…` functions accept those options.
+import type { GpuContext } from './device.ts';
 
 /** One candidate way to run an op. */
 export interface KernelVariant<O = unknown> {
@@ -28,4 +29,14 @@ export function defaultVariant<O>(family: string, list: readonly KernelVariant<O
 /** The variant with this id, or undefined when it is not valid on this device for these dims. */
 export function findVariant<O>(list: readonly KernelVariant<O>[], id: string): KernelVariant<O> | undefined {
   return list.find((v) => v.id === id);
+}
+
+/**
+ * A CPU-backed adapter (fallback, or a software Vulkan such as lavapipe / SwiftShader): families
+ * order their variants differently there, because barriers and workgroup memory cost a CPU far more
+ * than registers (DESIGN §6), while GPUs favour workgroup-memory tiles.
+ */
+export function isSoftwareAdapter(ctx: Pick<GpuContext, 'adapter'>): boolean {
+  const a = ctx.adapter;
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
 }

@@ -36,7 +36,7 @@ import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { KernelSource } from '../runtime/pipelines.ts';
 import { tensorByteLength, type DType, type Tensor } from '../runtime/tensor.ts';
-import type { KernelVariant } from '../runtime/variants.ts';
+import { isSoftwareAdapter, type KernelVariant } from '../runtime/variants.ts';
 import { grid1d } from './elementwise.ts';
 import lanesSubgroup from './conv1dLanes.subgroup.wgsl?raw';
 import lanesPortable from './conv1dLanes.portable.wgsl?raw';
@@ -305,11 +305,6 @@ export function wgmemStorageBytes(t: WgmemTiling): number {
 /** Stable variant id of a tiling: tile rows × columns, then workgroup rows × columns. */
 export function wgmemId(t: WgmemTiling): string {
   return `wgmem.t${4 * t.wy}x${4 * t.wx}.wg${t.wy}x${t.wx}`;
-}
-
-function isSoftwareAdapter(ctx: GpuContext): boolean {
-  const a = ctx.adapter;
-  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${a.architecture} ${a.description}`);
 }
 
 function wgmemFits(ctx: GpuContext, t: WgmemTiling): boolean {

@@ -28,17 +28,26 @@ import { ShapeError, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { DType, Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './elementwise.ts';
-import type { KernelVariant } from '../runtime/variants.ts';
+import { isSoftwareAdapter, type KernelVariant } from '../runtime/variants.ts';
 import recurrenceCode from './gru.wgsl?raw';
 import gemmCode from './gruGemm.wgsl?raw';
+import gemmSharedCode from './gruGemmShared.wgsl?raw';
 
 export const gruRecurrenceShader = { name: 'gru', code: recurrenceCode } as const;
 export const gruGemmShader = { name: 'gruGemm', code: gemmCode } as const;
+/** The workgroup-memory tiles: gruGemm.wgsl (operands, epilogues) + gruGemmShared.wgsl. */
+export const gruGemmSharedShader = { name: 'gruGemmShared', code: `${gemmCode}\n${gemmSharedCode}` } as const;
 
-/** Register tile of the GEMM kernels: RQ quads per invocation × TM columns per workgroup. */
+/**
+ * Tile of the GEMM kernels: RQ quads × TM columns per invocation. Without `wgmem`, the register
+ * tile (gruGemm.wgsl): a workgroup is a line of invocations sharing TM columns, no barriers. With
+ * it, the workgroup-memory tile (gruGemmShared.wgsl): li × lj invocations own li·rq quads × lj·tm
+ * columns and stage kr reduction rows of both operands per barrier pair.
+ */
 export interface GemmTile {
   rq: number;
   tm: number;
+  wgmem?: { li: number; lj: number; kr: number };
 }
 
 /** Bounds of gruGemm.wgsl's MAX_RQ / MAX_TM. */
@@ -61,14 +70,46 @@ export const GRU_GEMM_TILES: { inputProjection: GemmTile; weightGrad: GemmTile; 
 const GRU_VARIANT_TILES: GemmTile[] = [{ rq: 4, tm: 8 }, { rq: 2, tm: 16 }, { rq: 3, tm: 16 }, { rq: 4, tm: 16 }];
 
 /**
- * The GRU variants valid for these dims, the default first (src/runtime/variants.ts): the GEMM
- * register tile; the recurrence keeps its default geometry.
+ * Workgroup-memory tiles the variants try, covering how GPUs differ: a 64 × 64 output tile from 64
+ * invocations of 8 × 8 each (desktop GPUs: few, busy threads, 4 KiB staged), the same tile from 256
+ * invocations of 4 × 4 (more threads to hide latency, fewer registers each), and a 32 × 32 tile from
+ * 64 invocations of 4 × 4 with a deeper stage (mobile GPUs: small register files, small tiles).
  */
-export function gruVariants(_ctx: GpuContext, _d: GruDims, _phase: 'forward' | 'backward'): KernelVariant<GruBackwardOptions>[] {
-  return GRU_VARIANT_TILES.map((t) => ({
-    id: `tile${t.rq}x${t.tm}`,
+const GRU_VARIANT_WGMEM_TILES: GemmTile[] = [
+  { rq: 2, tm: 8, wgmem: { li: 8, lj: 8, kr: 8 } },
+  { rq: 1, tm: 4, wgmem: { li: 16, lj: 16, kr: 8 } },
+  { rq: 1, tm: 4, wgmem: { li: 8, lj: 8, kr: 16 } },
+];
+
+function tileId(t: GemmTile): string {
+  return t.wgmem ? `wgmem${t.rq}x${t.tm}.l${t.wgmem.li}x${t.wgmem.lj}.k${t.wgmem.kr}` : `tile${t.rq}x${t.tm}`;
+}
+
+/**
+ * The GRU variants valid on this device for these dims, the default first (src/runtime/variants.ts):
+ * the tile of all three GEMMs; the recurrence keeps its default geometry. Software adapters start
+ * with the register tile 4×8 (measured fastest on lavapipe, above); other adapters with the 8 × 8
+ * workgroup-memory tile, by GPU principles (each operand vec4 is loaded once per 64 invocations
+ * rather than once per invocation, and GPU caches do not hold an operand row per lane; not measured
+ * here: no GPU). Workgroup-memory tiles the device's limits refuse are left out.
+ */
+export function gruVariants(ctx: GpuContext, _d: GruDims, _phase: 'forward' | 'backward'): KernelVariant<GruBackwardOptions>[] {
+  const fits = (t: GemmTile) => !t.wgmem || (
+    t.wgmem.li * t.wgmem.lj <= Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX)
+    && wgmemBytes(t) <= ctx.limits.maxComputeWorkgroupStorageSize);
+  const register = GRU_VARIANT_TILES;
+  const wgmem = GRU_VARIANT_WGMEM_TILES.filter(fits);
+  const ordered = isSoftwareAdapter(ctx) ? [...register, ...wgmem] : [...wgmem, ...register];
+  return ordered.map((t) => ({
+    id: tileId(t),
     options: { tiles: { inputProjection: t, weightGrad: t, inputGrad: t } },
   }));
+}
+
+/** Workgroup storage of a workgroup-memory tile: kr staged rows of both operands, in vec4s. */
+function wgmemBytes(t: GemmTile): number {
+  const w = t.wgmem!;
+  return 16 * w.kr * (w.li * t.rq + (w.lj * t.tm) / 4);
 }
 
 /** Upper bound on sequences per recurrence workgroup; must equal gru.wgsl's `const MAX_SPW`. */
@@ -251,7 +292,7 @@ function gemmWorkgroup(ctx: GpuContext, lanes: number): number {
   return Math.min(64, ctx.limits.maxComputeInvocationsPerWorkgroup, Math.max(8, ceilDiv(lanes, 8) * 8));
 }
 
-function gemmTile(op: string, name: keyof typeof GRU_GEMM_TILES, opts: GruGemmOptions, d: GruDims): GemmTile {
+function gemmTile(ctx: GpuContext, op: string, name: keyof typeof GRU_GEMM_TILES, opts: GruGemmOptions, d: GruDims): GemmTile {
   const t = opts.tiles?.[name] ?? GRU_GEMM_TILES[name];
   const ok = Number.isInteger(t.rq) && Number.isInteger(t.tm) && t.rq >= 1 && t.tm >= 1
     && t.rq <= GRU_GEMM_MAX_TILE.rq && t.tm <= GRU_GEMM_MAX_TILE.tm && t.tm % 4 === 0;
@@ -259,16 +300,46 @@ function gemmTile(op: string, name: keyof typeof GRU_GEMM_TILES, opts: GruGemmOp
     const max = GRU_GEMM_MAX_TILE;
     throw new ShapeError(op, `${name} tile ${JSON.stringify(t)}: rq must be in 1..${max.rq}, tm a multiple of 4 in 4..${max.tm}`, dimShapes(d));
   }
+  if (t.wgmem) {
+    const { li, lj, kr } = t.wgmem;
+    if (![li, lj, kr].every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new ShapeError(op, `${name} tile ${JSON.stringify(t)}: wgmem li, lj, kr must be positive integers`, dimShapes(d));
+    }
+    const shapes = { ...dimShapes(d), tile: tileId(t) };
+    ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', li * lj, shapes);
+    ctx.checkLimit(op, 'maxComputeWorkgroupSizeX', li * lj, shapes);
+    ctx.checkLimit(op, 'maxComputeWorkgroupStorageSize', wgmemBytes(t), shapes);
+  }
   return t;
 }
 
 const PACK_WG = 64;
 
-/** A GEMM grid: lanes of `rq` quads each over `quads`, and `tm`-column blocks over `cols`. */
-function gemmGrid(ctx: GpuContext, quads: number, cols: number, t: GemmTile): { wg: number; workgroups: [number, number] } {
+/**
+ * A GEMM dispatch of `entry` for tile t over `quads` × `cols`: register tile (lanes of `rq` quads
+ * each over `quads`, `tm`-column blocks over `cols`) or workgroup-memory tile (the `…Shared` entry).
+ */
+function gemmSpec(
+  ctx: GpuContext, entry: 'inputProjection' | 'weightGrad' | 'inputGrad', t: GemmTile, quads: number, cols: number,
+  constants: Record<string, number>, bindings: Tensor[],
+): DispatchSpec {
+  if (t.wgmem) {
+    const { li, lj, kr } = t.wgmem;
+    return {
+      shader: gruGemmSharedShader, entryPoint: `${entry}Shared`,
+      constants: {
+        ...constants, RQ: t.rq, TM: t.tm, WG: li * lj, LI: li, LJ: lj, KR: kr,
+        SA_V4: kr * li * t.rq, SB_V4: (kr * lj * t.tm) / 4,
+      },
+      bindings, workgroups: [ceilDiv(quads, li * t.rq), ceilDiv(cols, lj * t.tm)],
+    };
+  }
   const lanes = ceilDiv(quads, t.rq);
   const wg = gemmWorkgroup(ctx, lanes);
-  return { wg, workgroups: [ceilDiv(lanes, wg), ceilDiv(cols, t.tm)] };
+  return {
+    shader: gruGemmShader, entryPoint: entry, constants: { ...constants, RQ: t.rq, TM: t.tm, WG: wg },
+    bindings, workgroups: [ceilDiv(lanes, wg), ceilDiv(cols, t.tm)],
+  };
 }
 
 /** dst [cols, pitch] = the transpose of the first `cols` columns of src [rows, srcPitch], rows padded. */
@@ -345,15 +416,10 @@ export function planGruForward(ctx: GpuContext, a: GruForwardArgs, opts: GruRecu
     specs.push(packRowsSpec(ctx, a.params.weightHh, whh, 3 * H, H, H4));
   }
   specs.push(packTransposeSpec(ctx, a.x, xT, M, C, C, M4));
-  const pt = gemmTile(op, 'inputProjection', opts, d);
+  const pt = gemmTile(ctx, op, 'inputProjection', opts, d);
   const q3 = 3 * (H4 / 4);
-  const pg = gemmGrid(ctx, q3, M, pt);
-  specs.push({
-    shader: gruGemmShader, entryPoint: 'inputProjection',
-    constants: { M, H, H4, R: C, AQ: q3, BQ: M4 / 4, IQ: q3, RQ: pt.rq, TM: pt.tm, WG: pg.wg },
-    bindings: [wihT, xT, a.params.biasIh, gi],
-    workgroups: pg.workgroups,
-  });
+  specs.push(gemmSpec(ctx, 'inputProjection', pt, q3, M,
+    { M, H, H4, R: C, AQ: q3, BQ: M4 / 4, IQ: q3 }, [wihT, xT, a.params.biasIh, gi]));
   specs.push({
     shader: gruRecurrenceShader, entryPoint: 'forwardRecurrence',
     constants: { B, T, H, H4, WG: launch.wg, SPW: launch.spw, SHARED_V4: launch.sharedV4 },
@@ -432,32 +498,19 @@ export function planGruBackward(ctx: GpuContext, a: GruBackwardArgs, opts: GruBa
     specs.push(packRowsSpec(ctx, a.x, x4, M, C, C4));
     specs.push(packRowsSpec(ctx, a.params.weightIh, wih, 3 * H, C, C4));
   }
-  const wt = gemmTile(op, 'weightGrad', opts, d);
+  const wt = gemmTile(ctx, op, 'weightGrad', opts, d);
   const q3 = 3 * (H4 / 4);
   for (const hidden of [false, true]) {
     const nc = hidden ? H : C;
-    const wg = gemmGrid(ctx, q3, nc, wt);
-    specs.push({
-      shader: gruGemmShader, entryPoint: 'weightGrad',
-      constants: {
-        H, H4, NC: nc, R: M, AQ: H4, BQ: (hidden ? H4 : C4) / 4, IQ: q3, A_COLS: hidden ? 1 : 0, RQ: wt.rq, TM: wt.tm, WG: wg.wg,
-      },
-      bindings: [dGates, hidden ? hPrev : x4, hidden ? a.dWeightHh : a.dWeightIh, hidden ? a.dBiasHh : a.dBiasIh],
-      workgroups: wg.workgroups,
-    });
+    specs.push(gemmSpec(ctx, 'weightGrad', wt, q3, nc,
+      { H, H4, NC: nc, R: M, AQ: H4, BQ: (hidden ? H4 : C4) / 4, IQ: q3, A_COLS: hidden ? 1 : 0 },
+      [dGates, hidden ? hPrev : x4, hidden ? a.dWeightHh : a.dWeightIh, hidden ? a.dBiasHh : a.dBiasIh]));
   }
   specs.push(packTransposeSpec(ctx, dGates, dGT, M, 3 * H4, 4 * H4, M4));
-  const xt = gemmTile(op, 'inputGrad', opts, d);
-  const xg = gemmGrid(ctx, C4 / 4, M, xt);
-  specs.push({
-    shader: gruGemmShader, entryPoint: 'inputGrad',
-    constants: {
-      M, C, C4, H, H4, R: 3 * H4, AQ: C4 / 4, BQ: M4 / 4, IQ: C4 / 4, A_ROWS: 1,
-      ACCUMULATE: opts.accumulate ? 1 : 0, RQ: xt.rq, TM: xt.tm, WG: xg.wg,
-    },
-    bindings: [wih, dGT, a.dx],
-    workgroups: xg.workgroups,
-  });
+  const xt = gemmTile(ctx, op, 'inputGrad', opts, d);
+  specs.push(gemmSpec(ctx, 'inputGrad', xt, C4 / 4, M,
+    { M, C, C4, H, H4, R: 3 * H4, AQ: C4 / 4, BQ: M4 / 4, IQ: C4 / 4, A_ROWS: 1, ACCUMULATE: opts.accumulate ? 1 : 0 },
+    [wih, dGT, a.dx]));
   const flops = 2 * M * 3 * H * H + 2 * M * 3 * H * C + 2 * M * 3 * H * H + 2 * M * 3 * H * C;
   const bytes = 4 * (M * H * 7 + M * C * (opts.accumulate ? 3 : 2) + 3 * H * (C + H) * 2 + 6 * H + 2 * B * H);
   return { name: op, shapes: dimShapes(d), specs, flops, bytes };

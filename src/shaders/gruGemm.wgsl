@@ -122,18 +122,26 @@ struct TileSums {
   asum: array<vec4<f32>, MAX_RQ>,
 }
 
+/** A's vec4 column for i-quad iq (clamped into range: its sums are never stored). */
+fn gemmACol(iq0: u32) -> u32 {
+  let iq = min(iq0, IQ - 1u);
+  if (A_COLS == 1u && iq >= 2u * (H4 / 4u)) { return iq + H4 / 4u; }
+  return iq;
+}
+
+/** A's row for reduction index r. */
+fn gemmARow(r: u32) -> u32 {
+  if (A_ROWS == 1u) { return (r / H4) * H + min(r % H4, H - 1u); }
+  return r;
+}
+
 fn tnTile(iq0: u32, j0: u32) -> TileSums {
   var t = TileSums();
   var aCol = array<u32, MAX_RQ>();
-  for (var rr = 0u; rr < RQ; rr++) {
-    let iq = min(iq0 + rr, IQ - 1u);
-    aCol[rr] = iq;
-    if (A_COLS == 1u && iq >= 2u * (H4 / 4u)) { aCol[rr] = iq + H4 / 4u; }
-  }
+  for (var rr = 0u; rr < RQ; rr++) { aCol[rr] = gemmACol(iq0 + rr); }
   let jq0 = j0 / 4u;
   for (var r = 0u; r < R; r++) {
-    var aRow = r;
-    if (A_ROWS == 1u) { aRow = (r / H4) * H + min(r % H4, H - 1u); }
+    let aRow = gemmARow(r);
     var a = array<vec4<f32>, MAX_RQ>();
     for (var rr = 0u; rr < RQ; rr++) {
       a[rr] = gA4[aRow * AQ + aCol[rr]];
@@ -162,10 +170,15 @@ override C4: u32 = 4;
 
 @compute @workgroup_size(WG)
 fn inputProjection(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let Q = H4 / 4u;
   let iq0 = (wid.x * WG + lid) * RQ;
   let j0 = wid.y * TM;
-  let t = tnTile(iq0, j0);
+  storeProjection(iq0, j0, tnTile(iq0, j0));
+}
+
+// The epilogues take the tile's origin (RQ quads from iq0, TM columns from j0) and its sums, so the
+// workgroup-memory tiles (gruGemmShared.wgsl) store through the same code.
+fn storeProjection(iq0: u32, j0: u32, t: TileSums) {
+  let Q = H4 / 4u;
   var stage = t.acc;
   for (var e = 0u; e < RQ * TM; e++) {
     let rr = e % RQ;
@@ -191,10 +204,14 @@ override NC: u32 = 1;
 
 @compute @workgroup_size(WG)
 fn weightGrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let Q = H4 / 4u;
   let iq0 = (wid.x * WG + lid) * RQ;
   let j0 = wid.y * TM;
-  let t = tnTile(iq0, j0);
+  storeWeightGrad(iq0, j0, tnTile(iq0, j0));
+}
+
+// The bias gradient is stored by the tiles of the first column block (j0 = 0).
+fn storeWeightGrad(iq0: u32, j0: u32, t: TileSums) {
+  let Q = H4 / 4u;
   var stage = t.acc;
   var bias = t.asum;
   for (var e = 0u; e < 4u * RQ * (TM + 1u); e++) {
@@ -207,7 +224,7 @@ fn weightGrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     if (gq < 3u * Q && j < H) {
       if (jj < TM) {
         if (j0 + jj < NC) { wgDW[row * NC + j0 + jj] = stage[jj * MAX_RQ + rr][u]; }
-      } else if (wid.y == 0u) {
+      } else if (j0 == 0u) {
         wgDB[row] = bias[rr][u];
       }
     }
@@ -225,7 +242,10 @@ override ACCUMULATE: bool = false;
 fn inputGrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let iq0 = (wid.x * WG + lid) * RQ;
   let j0 = wid.y * TM;
-  let t = tnTile(iq0, j0);
+  storeInputGrad(iq0, j0, tnTile(iq0, j0));
+}
+
+fn storeInputGrad(iq0: u32, j0: u32, t: TileSums) {
   var stage = t.acc;
   for (var e = 0u; e < 4u * RQ * TM; e++) {
     let u = e % 4u;

@@ -19,10 +19,14 @@ import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '
 import type { DType, Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './elementwise.ts';
 import { checkBindable } from './predictor.ts';
+import { isSoftwareAdapter, type KernelVariant } from '../runtime/variants.ts';
 import code from './infonce.wgsl?raw';
+import tiledCode from './infonceShared.wgsl?raw';
 import samplerCode from './infonceSampler.wgsl?raw';
 
 export const infoNceShader = { name: 'infonce', code } as const;
+/** infonce.wgsl + the workgroup-memory tiled score GEMM of the batch / batch-time rows. */
+export const infoNceTiledShader = { name: 'infonceTiled', code: `${code}\n${tiledCode}` } as const;
 export const infoNceSamplerShader = { name: 'infonceSampler', code: samplerCode } as const;
 
 export interface InfoNceDims {
@@ -87,6 +91,77 @@ function constants(d: InfoNceDims, mode: InfoNceMode): Record<string, number> {
   };
 }
 
+/**
+ * How the score GEMM of the batch / batch-time rows runs (the forward, and the backward's dPreds
+ * pass; the dZ pass and the sampled mode always use the register kernels). 'register': every
+ * invocation loads its own candidate frames (infonce.wgsl). 'wgmem': a workgroup of
+ * `workgroupSize` invocations stages 8 candidates × `channelQuads` channel quads of z in workgroup
+ * memory per barrier pair and all its rows score them (infonceShared.wgsl).
+ */
+export interface InfoNceOptions {
+  kernel?: 'register' | 'wgmem';
+  /** wgmem only: invocations per workgroup, a positive multiple of 8 (default 64). */
+  workgroupSize?: number;
+  /** wgmem only: channel quads per stage, 1..64 (default 16). */
+  channelQuads?: number;
+}
+
+const TILED_VARIANTS: { wg: number; cq: number }[] = [{ wg: 64, cq: 16 }, { wg: 64, cq: 32 }, { wg: 128, cq: 16 }];
+
+/**
+ * The InfoNCE variants valid on this device, the default first (src/runtime/variants.ts). batch /
+ * batch-time: the register tiles, and workgroup-memory tiles of 64 or 128 invocations staging 16 or
+ * 32 channel quads (2–4 KiB: small enough for several workgroups per GPU core). Software adapters
+ * start with the register tiles (barriers cost a CPU more than the loads they save, DESIGN §6), GPUs
+ * with wgmem 64 × 16, by GPU principles (z is loaded once per workgroup instead of once per
+ * invocation; not measured here: no GPU). sampled: only today's kernel (its path is changing).
+ */
+export function infoNceVariants(
+  ctx: GpuContext, _dims: InfoNceDims, mode: InfoNceMode, _phase: 'forward' | 'backward',
+): KernelVariant<InfoNceOptions>[] {
+  const register: KernelVariant<InfoNceOptions> = { id: 'register', options: { kernel: 'register' } };
+  if (mode.kind === 'sampled') return [register];
+  const maxWg = Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
+  const tiled: KernelVariant<InfoNceOptions>[] = TILED_VARIANTS
+    .filter((v) => v.wg <= maxWg && tiledBytes(v.cq) <= ctx.limits.maxComputeWorkgroupStorageSize)
+    .map((v) => ({ id: `wgmem.wg${v.wg}.c${v.cq}`, options: { kernel: 'wgmem', workgroupSize: v.wg, channelQuads: v.cq } }));
+  return isSoftwareAdapter(ctx) ? [register, ...tiled] : [...tiled, register];
+}
+
+function tiledBytes(cq: number): number {
+  return 16 * 8 * cq;
+}
+
+interface TiledLaunch { wg: number; cq: number }
+
+function resolveOptions(ctx: GpuContext, op: string, mode: InfoNceMode, o: InfoNceOptions, shapes: Shapes): TiledLaunch | null {
+  const kernel = o.kernel ?? 'register';
+  if (kernel !== 'register' && kernel !== 'wgmem') throw new ShapeError(op, `kernel must be 'register' or 'wgmem', got '${String(kernel)}'`, shapes);
+  if (kernel === 'register') return null;
+  if (mode.kind === 'sampled') throw new ShapeError(op, `kernel 'wgmem' is for the batch and batch-time modes only`, shapes);
+  const wg = o.workgroupSize ?? 64;
+  const cq = o.channelQuads ?? 16;
+  if (!Number.isInteger(wg) || wg < 8 || wg % 8 !== 0) throw new ShapeError(op, `workgroupSize must be a positive multiple of 8, got ${wg}`, shapes);
+  if (!Number.isInteger(cq) || cq < 1 || cq > 64) throw new ShapeError(op, `channelQuads must be an integer in 1..64, got ${cq}`, shapes);
+  ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', wg, shapes);
+  ctx.checkLimit(op, 'maxComputeWorkgroupSizeX', wg, shapes);
+  ctx.checkLimit(op, 'maxComputeWorkgroupStorageSize', tiledBytes(cq), { ...shapes, channelQuads: cq });
+  return { wg, cq };
+}
+
+/** A tiled rows dispatch: batch: T + K − 1 target steps × the workgroups of K·⌈B/4⌉ lanes; batch-time: all lanes. */
+function tiledRowsSpec(
+  ctx: GpuContext, d: InfoNceDims, mode: InfoNceMode, l: TiledLaunch, entryPoint: string, bindings: Tensor[],
+): DispatchSpec {
+  const lanes = d.K * ceilDiv(d.B, 4);
+  const groups = mode.kind === 'batch' ? (d.T + d.K - 1) * ceilDiv(lanes, l.wg) : ceilDiv(lanes * d.T, l.wg);
+  return {
+    shader: infoNceTiledShader, entryPoint,
+    constants: { ...constants(d, mode), WG: l.wg, CQ: l.cq },
+    bindings, workgroups: grid1d(ctx, groups),
+  };
+}
+
 /** Rows with t + k < T. */
 export function validRows(d: { B: number; T: number; K: number }): number {
   return d.B * (d.K * d.T - (d.K * (d.K + 1)) / 2);
@@ -115,7 +190,7 @@ export interface InfoNceForwardTensors {
 
 /** Row losses, row logsumexps and the metrics tensor, in two dispatches (rows, then metrics). */
 export async function prepareInfoNceForward(
-  ctx: GpuContext, dims: InfoNceDims, mode: InfoNceMode, t: InfoNceForwardTensors,
+  ctx: GpuContext, dims: InfoNceDims, mode: InfoNceMode, t: InfoNceForwardTensors, opts: InfoNceOptions = {},
 ): Promise<PreparedOp> {
   const op = `infoNceForward.${mode.kind}`;
   const shapes = checkInfoNce(op, dims, mode);
@@ -128,8 +203,11 @@ export async function prepareInfoNceForward(
   check(op, 'metrics', t.metrics, [1 + 2 * K], 'f32');
   if (mode.kind === 'sampled') check(op, 'negIdx', t.negIdx, [K, B, T, mode.n], 'u32');
   checkBindable(ctx, op, { ...t }, shapes);
+  const tiled = resolveOptions(ctx, op, mode, opts, shapes);
   const consts = constants(dims, mode);
-  const rows: DispatchSpec = mode.kind === 'sampled'
+  const rows: DispatchSpec = tiled
+    ? tiledRowsSpec(ctx, dims, mode, tiled, 'forwardTiled', [t.z, t.preds, t.rowLoss, t.rowLse, t.rowHit])
+    : mode.kind === 'sampled'
     ? {
       shader: infoNceShader, entryPoint: 'forwardSampled', constants: consts,
       bindings: [t.z, t.preds, t.rowLoss, t.rowLse, t.rowHit, t.negIdx!],
@@ -205,7 +283,7 @@ export interface InfoNceBackwardTensors {
 
 /** dPreds and dZ of the mean InfoNCE loss (dLoss = 1), recomputing score tiles from rowLse. */
 export async function prepareInfoNceBackward(
-  ctx: GpuContext, dims: InfoNceDims, mode: InfoNceMode, t: InfoNceBackwardTensors,
+  ctx: GpuContext, dims: InfoNceDims, mode: InfoNceMode, t: InfoNceBackwardTensors, opts: InfoNceOptions = {},
 ): Promise<PreparedOp> {
   const op = `infoNceBackward.${mode.kind}`;
   const shapes = checkInfoNce(op, dims, mode);
@@ -215,6 +293,7 @@ export async function prepareInfoNceBackward(
   check(op, 'rowLse', t.rowLse, [K, B, T], 'f32');
   check(op, 'dPreds', t.dPreds, [K, B, T, C], 'f32');
   check(op, 'dZ', t.dZ, [B, T, C], 'f32');
+  const tiled = resolveOptions(ctx, op, mode, opts, shapes);
   const consts = constants(dims, mode);
   const specs: DispatchSpec[] = [];
   if (mode.kind === 'sampled') {
@@ -236,10 +315,12 @@ export async function prepareInfoNceBackward(
   } else {
     checkBindable(ctx, op, { ...t }, shapes);
     specs.push(
-      {
-        shader: infoNceShader, entryPoint: 'rowsShared', constants: consts,
-        bindings: [t.z, t.preds, t.rowLse, t.dPreds], workgroups: grid1d(ctx, ceilDiv(K * ceilDiv(B, 4) * T, WG)),
-      },
+      tiled
+        ? tiledRowsSpec(ctx, dims, mode, tiled, 'rowsTiled', [t.z, t.preds, t.rowLse, t.dPreds])
+        : {
+          shader: infoNceShader, entryPoint: 'rowsShared', constants: consts,
+          bindings: [t.z, t.preds, t.rowLse, t.dPreds], workgroups: grid1d(ctx, ceilDiv(K * ceilDiv(B, 4) * T, WG)),
+        },
       {
         shader: infoNceShader, entryPoint: 'framesShared', constants: consts,
         bindings: [t.z, t.preds, t.rowLse, t.dZ], workgroups: grid1d(ctx, ceilDiv(ceilDiv(B, 4) * T, WG)),

@@ -15,9 +15,61 @@ import { ShapeError, assertShape, type Shapes } from '../runtime/errors.ts';
 import { ceilDiv, prepareDispatches, type DispatchSpec, type PreparedOp } from '../runtime/kernel.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './elementwise.ts';
+import { isSoftwareAdapter, type KernelVariant } from '../runtime/variants.ts';
 import code from './predictor.wgsl?raw';
+import sharedCode from './predictorShared.wgsl?raw';
 
 export const predictorShader = { name: 'predictor', code } as const;
+export const predictorSharedShader = { name: 'predictorShared', code: sharedCode } as const;
+
+/**
+ * How the three GEMMs run. 'register' (predictor.wgsl): barrier-free register tiles. 'wgmem'
+ * (predictorShared.wgsl): 32 × 32 output tiles per 64-invocation workgroup, staging `stageQuads`
+ * reduction quads of both operands in workgroup memory per barrier pair.
+ */
+export interface PredictorOptions {
+  kernel?: 'register' | 'wgmem';
+  /** wgmem only: reduction quads per stage, 1..16 (default 4). */
+  stageQuads?: number;
+}
+
+/** 32 × 32 tiles of predictorShared.wgsl. */
+const SHARED_TILE = 32;
+
+/**
+ * The predictor variants valid on this device, the default first (src/runtime/variants.ts). Software
+ * adapters start with the register tiles (barrier-free: ~10× faster than workgroup-memory tiling on
+ * lavapipe, DESIGN §6); GPUs with the workgroup-memory tiles, by GPU principles (each vec4 loaded
+ * once per 64 invocations; not measured here: no GPU). The two stage depths trade workgroup memory
+ * (4 vs 8 KiB, occupancy) against barriers per reduction.
+ */
+export function predictorVariants(ctx: GpuContext, _dims: PredictorDims, _phase: 'forward' | 'backward'): KernelVariant<PredictorOptions>[] {
+  const wgmem: KernelVariant<PredictorOptions>[] = [4, 8]
+    .filter((q) => sharedBytes(q) <= ctx.limits.maxComputeWorkgroupStorageSize && ctx.limits.maxComputeInvocationsPerWorkgroup >= 64)
+    .map((q) => ({ id: `wgmem32.q${q}`, options: { kernel: 'wgmem', stageQuads: q } }));
+  const register: KernelVariant<PredictorOptions> = { id: 'register', options: { kernel: 'register' } };
+  return isSoftwareAdapter(ctx) ? [register, ...wgmem] : [...wgmem, register];
+}
+
+function sharedBytes(stageQuads: number): number {
+  return 2 * 16 * SHARED_TILE * stageQuads;
+}
+
+function resolveOptions(ctx: GpuContext, op: string, dims: PredictorDims, o: PredictorOptions): { shared: boolean; kq: number } {
+  const kernel = o.kernel ?? 'register';
+  if (kernel !== 'register' && kernel !== 'wgmem') throw new ShapeError(op, `kernel must be 'register' or 'wgmem', got '${String(kernel)}'`, { ...dims });
+  const kq = o.stageQuads ?? 4;
+  if (kernel === 'wgmem') {
+    if (!Number.isInteger(kq) || kq < 1 || kq > 16) throw new ShapeError(op, `stageQuads must be an integer in 1..16, got ${kq}`, { ...dims });
+    ctx.checkLimit(op, 'maxComputeWorkgroupStorageSize', sharedBytes(kq), { ...dims, stageQuads: kq });
+    ctx.checkLimit(op, 'maxComputeInvocationsPerWorkgroup', 64, { ...dims });
+  }
+  return { shared: kernel === 'wgmem', kq };
+}
+
+function sharedConstants(d: PredictorDims, kq: number): Record<string, number> {
+  return { T: d.T, BT: d.B * d.T, C4: d.C / 4, H4: d.H / 4, K: d.K, KQ: kq, SV4: SHARED_TILE * kq };
+}
 
 export interface PredictorDims {
   B: number;
@@ -68,7 +120,9 @@ export interface PredictorForwardTensors {
 }
 
 /** preds[k, b, t, :] = weight[k] c[b, t, :] (+ bias[k]). */
-export async function preparePredictorForward(ctx: GpuContext, dims: PredictorDims, t: PredictorForwardTensors): Promise<PreparedOp> {
+export async function preparePredictorForward(
+  ctx: GpuContext, dims: PredictorDims, t: PredictorForwardTensors, opts: PredictorOptions = {},
+): Promise<PreparedOp> {
   const op = 'predictorForward';
   checkPredictorDims(op, dims);
   const { B, T, C, H, K } = dims;
@@ -77,8 +131,15 @@ export async function preparePredictorForward(ctx: GpuContext, dims: PredictorDi
   if (t.bias) checkF32(op, 'bias', t.bias, [K, C]);
   checkF32(op, 'preds', t.preds, [K, B, T, C]);
   checkBindable(ctx, op, { ...t }, shapesOf(dims));
+  const o = resolveOptions(ctx, op, dims, opts);
   const invocations = K * (C / 4) * ceilDiv(B * T, 4);
-  const spec: DispatchSpec = {
+  const spec: DispatchSpec = o.shared ? {
+    shader: predictorSharedShader,
+    entryPoint: t.bias ? 'forwardBiasShared' : 'forwardShared',
+    constants: sharedConstants(dims, o.kq),
+    bindings: t.bias ? [t.c, t.weight, t.preds, t.bias] : [t.c, t.weight, t.preds],
+    workgroups: [ceilDiv(B * T, SHARED_TILE), ceilDiv(C, SHARED_TILE), K],
+  } : {
     shader: predictorShader,
     entryPoint: t.bias ? 'forwardBias' : 'forward',
     constants: constants(dims),
@@ -103,7 +164,9 @@ export interface PredictorBackwardTensors {
 }
 
 /** dC = Σ_k dPreds_k W_k, dWeight_k = dPreds_kᵀ c, dBias_k = Σ dPreds_k, over rows t + k < T. */
-export async function preparePredictorBackward(ctx: GpuContext, dims: PredictorDims, t: PredictorBackwardTensors): Promise<PreparedOp> {
+export async function preparePredictorBackward(
+  ctx: GpuContext, dims: PredictorDims, t: PredictorBackwardTensors, opts: PredictorOptions = {},
+): Promise<PreparedOp> {
   const op = 'predictorBackward';
   checkPredictorDims(op, dims);
   const { B, T, C, H, K } = dims;
@@ -114,9 +177,20 @@ export async function preparePredictorBackward(ctx: GpuContext, dims: PredictorD
   checkF32(op, 'dWeight', t.dWeight, [K, C, H]);
   if (t.dBias) checkF32(op, 'dBias', t.dBias, [K, C]);
   checkBindable(ctx, op, { ...t }, shapesOf(dims));
+  const o = resolveOptions(ctx, op, dims, opts);
   const consts = constants(dims);
   const C4 = C / 4, H4 = H / 4;
-  const specs: DispatchSpec[] = [
+  const sc = sharedConstants(dims, o.kq);
+  const specs: DispatchSpec[] = o.shared ? [
+    {
+      shader: predictorSharedShader, entryPoint: 'backwardInputShared', constants: sc,
+      bindings: [t.dPreds, t.weight, t.dC], workgroups: [ceilDiv(B * T, SHARED_TILE), ceilDiv(H, SHARED_TILE)],
+    },
+    {
+      shader: predictorSharedShader, entryPoint: 'backwardWeightShared', constants: sc,
+      bindings: [t.dPreds, t.c, t.dWeight], workgroups: [ceilDiv(C, SHARED_TILE), ceilDiv(H, SHARED_TILE), K],
+    },
+  ] : [
     {
       shader: predictorShader, entryPoint: 'backwardInput', constants: consts,
       bindings: [t.dPreds, t.weight, t.dC],
