@@ -75,7 +75,9 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     trainer = await CpcTrainer.create(ctx, config, {
       tune: 'measure', tuneCache: cache,
       onTune: (r, done, total) => note(`  [${done}/${total}] ${r.op}: ${r.chosen}${r.chosen === r.defaultId ? ' (default)' : ''} ` +
-        `${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms (${r.timings.length} candidates, ${r.source})`),
+        `${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms (${r.timings.length} candidates, ${r.source}; ` +
+        `${(r.prepareMs / 1000).toFixed(1)} s preparing, ${(r.timingMs / 1000).toFixed(1)} s timing)` +
+        (process.env.CPC_WEBGPU_TUNE_DEBUG ? ` ${r.timings.map((t) => `${t.id}:${t.ms.toFixed(2)}±${(100 * t.noise).toFixed(0)}%`).join(' ')}` : '')),
     });
     const seconds = (performance.now() - t0) / 1000;
     const choices = trainer.variantChoices;

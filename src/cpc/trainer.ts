@@ -60,6 +60,11 @@ export interface TrainerOptions {
   tuneCache?: TuneCache | null;
   /** Explicit variant id per op name (trainer.variants() lists them); beats the cache and tuning. */
   variants?: Record<string, string>;
+  /**
+   * Wall-clock bound of a 'measure' tuning (default 600 s): ops not reached keep their cached or
+   * default variant (and are not written to the cache). `small` on 2 loaded lavapipe cores: ≈ 1–2 min.
+   */
+  tuneBudgetMs?: number;
   /** Progress of a 'measure' tuning, one line per op. */
   onTune?: (r: OpTuneResult, done: number, total: number) => void;
 }
@@ -212,7 +217,9 @@ export class CpcTrainer {
     const timer = new VariantTimer(this.ctx);
     const todo = this.choices.filter((c) => c.source !== 'explicit' && c.candidates.length > 1);
     let done = 0;
+    const deadline = performance.now() + (opts.tuneBudgetMs ?? 600_000);
     for (const choice of todo) {
+      if (performance.now() > deadline) break;
       const gop = this.graph.ops.find((o) => o.name === choice.op)!;
       const variants = gop.tunable!.variants(this.ctx);
       await refresh();

@@ -6,13 +6,14 @@
 // How a choice is made (tuneOp):
 //   - every candidate is prepared against the op's real arena tensors; the caller refreshes the
 //     data with one real forward + loss + backward pass first, so timings see realistic values;
-//   - one warm-up run each (pipelines compile and caches warm), then ROUNDS rounds in which every
-//     candidate runs once, in a rotated order (no candidate always first after the refresh);
+//   - two warm-up runs each (pipelines compile and caches warm); candidates far slower than the
+//     fastest (PRUNE_FACTOR) stop there; then TUNE_ROUNDS rounds in which every remaining candidate
+//     runs once, in a rotated order (no candidate always first after the refresh);
 //     each sample is GPU time from timestamp-query when the device has it, else the wall clock
 //     around submit + onSubmittedWorkDone; an op too short to time on its own is repeated within
 //     one pass (`inner`) until a sample is ≥ MIN_SAMPLE_MS;
 //   - the median per candidate; the fastest wins only if it beats the default's median by more
-//     than the margin (pickVariant), so measurement noise never swaps a default for a kernel that
+//     than the margin (pickVariant: two standard errors of the difference, at least 5 %), so measurement noise never swaps a default for a kernel that
 //     is not clearly faster, and the tuned step is never slower than the fixed one.
 import { CpcError, ShapeError } from './errors.ts';
 import type { AdapterSummary, GpuContext } from './device.ts';
@@ -204,12 +205,18 @@ const MIN_SAMPLE_MS = 1;
 const MAX_INNER = 32;
 
 /**
- * Smallest relative gain that adopts a non-default variant. Measured on lavapipe (2 shared cores,
- * `small`): the default's own median moved by up to ~3 % between tuning runs of the same op
- * (robust spread of single samples 1–6 %), and an op timed alone sits in different caches than
- * inside the step; 5 % stays clear of both, so a switch is a real gain, never a coin flip.
+ * Smallest relative gain that adopts a non-default variant, whatever the measured noise: an op
+ * timed alone sits in different caches than inside the step, and on a GPU the two differ by a few
+ * per cent; 5 % keeps a switch a real gain rather than a coin flip.
  */
 export const MIN_TUNE_MARGIN = 0.05;
+/**
+ * After the warm-up, a candidate whose best run is slower than this multiple of the best run of
+ * any candidate is not timed further (on lavapipe the portable lane sharing and the largest
+ * workgroups run 2–7× slower than the default: timing them 7 more times is most of the cost).
+ * The default is always timed, so pruning can miss a gain but never cause a loss.
+ */
+export const PRUNE_FACTOR = 1.5;
 
 export interface CandidateTiming {
   id: string;
@@ -235,15 +242,19 @@ export function summarizeSamples(id: string, samples: readonly number[]): Candid
 
 /**
  * The fastest candidate if it beats the default (timings[0]) by more than the margin, else the
- * default. Margin = max(MIN_TUNE_MARGIN, 2 · (noise of the default + noise of the candidate)):
- * two medians each off by about their spread cannot fake a gain that large.
+ * default. The margin is two standard errors of the difference of the two medians, from each one's
+ * measured spread (the median of n samples has a standard error of ≈ 1.25 σ / √n), and at least
+ * MIN_TUNE_MARGIN: a gain that large is not noise at the 95 % level. On 2 loaded cores (lavapipe,
+ * `small`, six other jobs running) single samples spread 5–50 %, so the margin there is often
+ * 15–40 % and the default stays; on a quiet machine or a GPU the spread is a few per cent.
  */
 export function pickVariant(timings: readonly CandidateTiming[], minMargin = MIN_TUNE_MARGIN): { id: string; margin: number } {
   const def = timings[0];
   if (!def) throw new Error('pickVariant: no candidates');
   let best = def;
-  for (const t of timings) if (t.ms < best.ms) best = t;
-  const margin = Math.max(minMargin, 2 * (def.noise + best.noise));
+  for (const t of timings) if (t.samples.length > 0 && t.ms < best.ms) best = t;
+  const se = (t: CandidateTiming) => (1.25 * t.noise) / Math.sqrt(Math.max(1, t.samples.length));
+  const margin = Math.max(minMargin, 2 * Math.hypot(se(def), se(best)));
   return { id: best !== def && best.ms < def.ms * (1 - margin) ? best.id : def.id, margin };
 }
 
@@ -295,6 +306,9 @@ export interface OpTuneResult {
   timings: CandidateTiming[];
   /** The prepared op of the chosen variant (ready to use). */
   prepared: PreparedOp;
+  /** Wall ms spent preparing the candidates (pipeline compilation) and timing them. */
+  prepareMs: number;
+  timingMs: number;
 }
 
 /** Times every candidate of one op (see the file header) and picks one. */
@@ -302,26 +316,32 @@ export async function tuneOp(
   ctx: GpuContext, target: TuneTarget, timer: VariantTimer, opts: { rounds?: number; minMargin?: number } = {},
 ): Promise<OpTuneResult> {
   const rounds = opts.rounds ?? TUNE_ROUNDS;
+  const t0 = performance.now();
   const prepared = await ctx.scoped(`tune ${target.name}`, undefined, () => Promise.all(target.variants.map((v) => target.prepare(v))));
+  const t1 = performance.now();
   // Warm-up: first runs compile lazily on some drivers; it also sizes `inner`.
-  for (const p of prepared) await timer.time(p, 1);
-  let fastest = Infinity;
-  for (const p of prepared) fastest = Math.min(fastest, await timer.time(p, 1));
+  const warm = prepared.map(() => Infinity);
+  for (let w = 0; w < 2; w++) {
+    for (let i = 0; i < prepared.length; i++) warm[i] = Math.min(warm[i]!, await timer.time(prepared[i]!, 1));
+  }
+  const fastest = Math.min(...warm);
   const inner = Math.min(MAX_INNER, Math.max(1, Math.ceil(MIN_SAMPLE_MS / Math.max(fastest, 1e-3))));
+  const live = prepared.map((_, i) => i).filter((i) => i === 0 || warm[i]! <= PRUNE_FACTOR * fastest);
   const samples: number[][] = prepared.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (let j = 0; j < prepared.length; j++) {
-      const i = (j + r) % prepared.length;
+    for (let j = 0; j < live.length; j++) {
+      const i = live[(j + r) % live.length]!;
       samples[i]!.push(await timer.time(prepared[i]!, inner));
     }
   }
   ctx.throwUncaptured(`tune ${target.name}`);
-  const timings = target.variants.map((v, i) => summarizeSamples(v.id, samples[i]!));
+  // Pruned candidates report their warm-up time (one sample: never picked over a timed one).
+  const timings = target.variants.map((v, i) => (samples[i]!.length ? summarizeSamples(v.id, samples[i]!) : { id: v.id, ms: warm[i]!, noise: 0, samples: [] }));
   const { id, margin } = pickVariant(timings, opts.minMargin);
   const ci = target.variants.findIndex((v) => v.id === id);
   return {
     op: target.name, chosen: id, defaultId: target.variants[0]!.id, ms: timings[ci]!.ms, defaultMs: timings[0]!.ms, margin,
-    source: timer.source, timings, prepared: prepared[ci]!,
+    source: timer.source, timings, prepared: prepared[ci]!, prepareMs: t1 - t0, timingMs: performance.now() - t1,
   };
 }
 
