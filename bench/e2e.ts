@@ -5,6 +5,7 @@
 import { resolveConfig, type PresetName } from '../src/cpc/config.ts';
 import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
 import { CpcTrainer } from '../src/cpc/trainer.ts';
+import { tunedSuite } from './tuned.ts';
 import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
@@ -21,7 +22,9 @@ export async function measurePreset(b: BenchContext, name: PresetName, steps: nu
   for (let i = 0; i < produced; i++) sampler.next();
   const batchesPerS = produced / ((performance.now() - tData) / 1000);
   const data = Array.from({ length: 4 }, () => sampler.next().signal);
-  const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps });
+  // Fixed kernels (each op's default variant; no cache): the row the tuned rows compare against.
+  const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps, tune: 'off' });
+  const variants = trainer.variants();
   let ms: number, profile, plan, cost;
   try {
     b.log(`e2e.${name}: warm-up (first steps compile pipelines)`);
@@ -75,6 +78,7 @@ export async function measurePreset(b: BenchContext, name: PresetName, steps: nu
     planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,
     kernel_share_pct: share,
     profile_source: profile.source,
+    variants,
     ...peer,
     ...torchPeer,
   });
@@ -86,6 +90,7 @@ export const e2eSuite: BenchSuite = {
     const rows: BenchResult[] = [];
     rows.push(await measurePreset(b, 'tiny', b.quick ? 3 : 10, true));
     rows.push(await measurePreset(b, 'small', b.quick ? 3 : 6, true));
+    rows.push(...await tunedSuite.run(b));
     if (b.paper) rows.push(await measurePreset(b, 'paper', 2, false));
     return rows;
   },

@@ -9,5 +9,6 @@ export const SUITES: Record<string, () => Promise<BenchSuite>> = {
   adam: async () => (await import('./adam.ts')).adamSuite,
   data: async () => (await import('./data.ts')).dataSuite,
   e2e: async () => (await import('./e2e.ts')).e2eSuite,
+  tuned: async () => (await import('./tuned.ts')).tunedSuite,
   soak: async () => (await import('./soak.ts')).soakSuite,
 };
