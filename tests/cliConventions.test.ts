@@ -56,7 +56,7 @@ describe('cpc-webgpu command-line conventions', () => {
   });
 
   it('usage errors exit 2 with one error line; no command prints the usage and exits 2', async () => {
-    for (const args of [['train', '--no-such-flag'], ['info', '--bogus'], ['bench', '--only', 'nope'], ['train', '--steps', 'x'], ['eval'], ['tune', '--bogus']]) {
+    for (const args of [['train', '--no-such-flag'], ['info', '--bogus'], ['bench', '--only', 'nope'], ['train', '--steps', 'x'], ['eval'], ['tune', '--bogus'], ['tune', '--preset', 'tiny', '--ops', 'conv9.fwd']]) {
       const r = await cli(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/^error: /);

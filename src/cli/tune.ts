@@ -10,8 +10,9 @@ import { NodeTuneCache } from '../node/tuneCache.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { resolveVariants, type VariantChoice } from '../runtime/tuner.ts';
 import { configFromFlags } from './trainSetup.ts';
+import { UsageError } from './usage.ts';
 
-export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset tiny|small|paper] [--config FILE.json] [--json]
+export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset tiny|small|paper] [--config FILE.json] [--ops a,b,…] [--json]
   times every kernel variant of each tunable op (encoder conv layers forward / backward, GRU
   forward / backward) for the preset's shapes on this adapter, keeps the default unless another is
   clearly faster (> 5 % and beyond the measured noise), and writes the choices to the tuning cache
@@ -19,6 +20,7 @@ export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset tiny|small|paper] [-
   driver, op, shapes and candidate list; \`train\` with the same shapes then uses them
   --preset NAME                model preset (default small)
   --config FILE.json           config fields over the preset, as for train
+  --ops a,b,…                  tune only these ops (names as in the table, e.g. gru.fwd,conv1.bwd.input)
   --json                       stdout: one object {"adapter", "cache", "seconds", "ops": [{"op",
                                "variant", "default", "ms", "default_ms", "candidates": {id: ms}}]}
 `;
@@ -56,6 +58,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     options: {
       preset: { type: 'string' },
       config: { type: 'string' },
+      ops: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -65,6 +68,12 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { config, label } = await configFromFlags({ preset: values.preset, config: values.config });
+  const tunable = buildCpcGraph(config).ops.filter((o) => o.tunable).map((o) => o.name);
+  const ops = values.ops?.split(',').map((o) => o.trim()).filter(Boolean);
+  const unknown = ops?.filter((o) => !tunable.includes(o)) ?? [];
+  if (ops && (unknown.length || ops.length === 0)) {
+    throw new UsageError('--ops', `${unknown.length ? `no tunable op ${unknown.map((o) => `'${o}'`).join(', ')}` : 'names no op'} (tunable ops: ${tunable.join(', ')})`);
+  }
   const note = (msg: string) => process.stderr.write(`${msg}\n`);
   const cache = new NodeTuneCache({ notice: note });
   const ctx = await acquireNodeDevice({ label: 'tune' });
@@ -74,6 +83,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     const t0 = performance.now();
     trainer = await CpcTrainer.create(ctx, config, {
       tune: 'measure', tuneCache: cache,
+      ...(ops ? { tuneOps: ops } : {}),
       onTune: (r, done, total) => note(`  [${done}/${total}] ${r.op}: ${r.chosen}${r.chosen === r.defaultId ? ' (default)' : ''} ` +
         `${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms (${r.timings.length} candidates, ${r.source}; ` +
         `${(r.prepareMs / 1000).toFixed(1)} s preparing, ${(r.timingMs / 1000).toFixed(1)} s timing)` +

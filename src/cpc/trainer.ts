@@ -65,6 +65,8 @@ export interface TrainerOptions {
    * default variant (and are not written to the cache). `small` on 2 loaded lavapipe cores: ≈ 1–2 min.
    */
   tuneBudgetMs?: number;
+  /** With 'measure': time only these ops (names as in variants()); the others keep their cached or default variant. */
+  tuneOps?: readonly string[];
   /** Progress of a 'measure' tuning, one line per op. */
   onTune?: (r: OpTuneResult, done: number, total: number) => void;
 }
@@ -215,7 +217,13 @@ export class CpcTrainer {
       await this.ctx.device.queue.onSubmittedWorkDone();
     };
     const timer = new VariantTimer(this.ctx);
-    const todo = this.choices.filter((c) => c.source !== 'explicit' && c.candidates.length > 1);
+    if (opts.tuneOps) {
+      const names = new Set(this.choices.map((c) => c.op));
+      const unknown = opts.tuneOps.filter((n) => !names.has(n));
+      if (unknown.length) throw new ShapeError('tuneOps', `no tunable op ${unknown.map((n) => `'${n}'`).join(', ')} (tunable ops: ${[...names].join(', ')})`);
+    }
+    const only = opts.tuneOps ? new Set(opts.tuneOps) : null;
+    const todo = this.choices.filter((c) => c.source !== 'explicit' && c.candidates.length > 1 && (!only || only.has(c.op)));
     let done = 0;
     const deadline = performance.now() + (opts.tuneBudgetMs ?? 600_000);
     for (const choice of todo) {
