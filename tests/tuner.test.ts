@@ -46,6 +46,11 @@ describe('pickVariant', () => {
     const noisy = pickVariant([timing('def', 10, 0.5), timing('a', 8, 0.5)]);
     expect(noisy.id).toBe('def');
     expect(noisy.margin).toBeGreaterThan(0.2);
+    // 30 % faster by the median: a win when slower in at most one round, not when slower in two
+    // (a burst of load can shift a median; it cannot win six rounds of seven).
+    const d = summarizeSamples('def', [10, 10, 10, 10, 10, 10, 10]);
+    expect(pickVariant([d, summarizeSamples('a', [7, 7, 7, 7, 7, 7, 11])]).id).toBe('a');
+    expect(pickVariant([summarizeSamples('def', [10, 10, 10, 10, 10, 10, 10]), summarizeSamples('a', [7, 7, 7, 7, 7, 11, 11])]).id).toBe('def');
     // The fastest of several wins; a pruned candidate (warm-up only, no samples) is never picked.
     const pruned = { id: 'p', ms: 1, noise: 0, samples: [] };
     expect(pickVariant([timing('def', 10, 0), timing('a', 8, 0), timing('b', 6, 0), pruned]).id).toBe('b');

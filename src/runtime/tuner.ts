@@ -241,12 +241,16 @@ export function summarizeSamples(id: string, samples: readonly number[]): Candid
 }
 
 /**
- * The fastest candidate if it beats the default (timings[0]) by more than the margin, else the
- * default. The margin is two standard errors of the difference of the two medians, from each one's
- * measured spread (the median of n samples has a standard error of ≈ 1.25 σ / √n), and at least
- * MIN_TUNE_MARGIN: a gain that large is not noise at the 95 % level. On 2 loaded cores (lavapipe,
- * `small`, six other jobs running) single samples spread 5–50 %, so the margin there is often
- * 15–40 % and the default stays; on a quiet machine or a GPU the spread is a few per cent.
+ * The fastest candidate if it clearly beats the default (timings[0]), else the default. Two tests,
+ * both required:
+ *   - its median is below the default's by more than the margin: two standard errors of the
+ *     difference of the two medians, from each one's measured spread (the median of n samples has
+ *     a standard error of ≈ 1.25 σ / √n), and at least MIN_TUNE_MARGIN;
+ *   - it was faster than the default in all but at most one of the rounds (samples[r] of both are
+ *     round r, taken close together): a sign test (≥ 6 of 7: p ≈ 0.06 by chance) that a burst of
+ *     machine load during some rounds cannot pass, while it can shift a median.
+ * On 2 cores shared with other jobs (load 15) single samples spread 5–80 %: the default then
+ * mostly stays. On a quiet machine or a GPU the spread is a few per cent.
  */
 export function pickVariant(timings: readonly CandidateTiming[], minMargin = MIN_TUNE_MARGIN): { id: string; margin: number } {
   const def = timings[0];
@@ -255,7 +259,11 @@ export function pickVariant(timings: readonly CandidateTiming[], minMargin = MIN
   for (const t of timings) if (t.samples.length > 0 && t.ms < best.ms) best = t;
   const se = (t: CandidateTiming) => (1.25 * t.noise) / Math.sqrt(Math.max(1, t.samples.length));
   const margin = Math.max(minMargin, 2 * Math.hypot(se(def), se(best)));
-  return { id: best !== def && best.ms < def.ms * (1 - margin) ? best.id : def.id, margin };
+  const rounds = Math.min(def.samples.length, best.samples.length);
+  let wins = 0;
+  for (let r = 0; r < rounds; r++) if (best.samples[r]! < def.samples[r]!) wins++;
+  const clear = best !== def && best.ms < def.ms * (1 - margin) && rounds > 0 && wins >= rounds - 1;
+  return { id: clear ? best.id : def.id, margin };
 }
 
 /** Times prepared ops: timestamp-query when the device has it, else submit → onSubmittedWorkDone. */
