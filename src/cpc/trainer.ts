@@ -241,6 +241,16 @@ export class CpcTrainer {
       await opts.tuneCache?.set(choice.key, tuneEntry(r));
       opts.onTune?.(r, ++done, todo.length);
     }
+    // Leave the activation arena as a fresh trainer has it (zeros): candidates timed in isolation
+    // wrote into tensors that alias others, and values a step never produces (huge, subnormal) in
+    // lanes the kernels read but mask would cost time on CPU adapters without changing results.
+    const transient = this.arena.transient;
+    if (transient) {
+      const enc = this.ctx.device.createCommandEncoder({ label: 'tune.clear' });
+      enc.clearBuffer(transient);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await this.ctx.device.queue.onSubmittedWorkDone();
+    }
   }
 
   /** Floating-point operations and compulsory bytes of one training step (sum over its ops). */
