@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Kernel-variant and f16 tests run twice: on lavapipe (the default Vulkan driver) and on
@@ -7,6 +9,9 @@ import { defineConfig } from 'vitest/config';
 // set; CPC_WEBGPU_EXPECT_ADAPTER makes testDevice() refuse to run on the wrong adapter.
 const BOTH_ADAPTERS = ['tests/**/*Variants.test.ts', 'tests/**/*.f16.test.ts'];
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// Tests never read or write the user's caches (the kernel tuning cache would change which variants
+// a CLI run uses, and so its exact losses): one fresh folder per test run (a test may set its own).
+const CACHE_DIR = join(tmpdir(), `cpc-webgpu-test-cache-${process.pid}`);
 
 export default defineConfig({
   test: {
@@ -20,14 +25,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'lavapipe', include: ['tests/**/*.test.ts'], env: { XDG_RUNTIME_DIR: '/tmp' } },
+        test: { name: 'lavapipe', include: ['tests/**/*.test.ts'], env: { XDG_RUNTIME_DIR: '/tmp', CPC_WEBGPU_CACHE_DIR: CACHE_DIR } },
       },
       {
         extends: true,
         test: {
           name: 'swiftshader',
           include: BOTH_ADAPTERS,
-          env: { XDG_RUNTIME_DIR: '/tmp', VK_ICD_FILENAMES: SWIFTSHADER_ICD, CPC_WEBGPU_EXPECT_ADAPTER: 'swiftshader' },
+          env: { XDG_RUNTIME_DIR: '/tmp', CPC_WEBGPU_CACHE_DIR: CACHE_DIR, VK_ICD_FILENAMES: SWIFTSHADER_ICD, CPC_WEBGPU_EXPECT_ADAPTER: 'swiftshader' },
         },
       },
     ],

@@ -2,6 +2,8 @@
 // plus — in the same run on the same adapter — the same model and loss trained with
 // tfjs-backend-webgpu, and (where Debian's python3-torch is installed) with PyTorch on the CPU
 // (interop/pytorch, same init and batch). Node only: the peers need Dawn in Node and a subprocess.
+import { tunedSuite } from './tuned.ts';
+import type { BenchSuite } from './types.ts';
 import { e2eSuiteWith, type E2ePeer } from './e2eCore.ts';
 import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
@@ -43,4 +45,12 @@ function tolerant(prefix: string, peer: E2ePeer): E2ePeer {
   };
 }
 
-export const e2eSuite = e2eSuiteWith([tolerant('peer', tfjsPeer), tolerant('peer_torch', torchPeer)]);
+const e2eWithPeers = e2eSuiteWith([tolerant('peer', tfjsPeer), tolerant('peer_torch', torchPeer)]);
+
+/** The Node e2e suite: fixed-kernel rows with their peers, then tuned-vs-fixed rows (bench/tuned.ts). */
+export const e2eSuite: BenchSuite = {
+  name: 'e2e',
+  async run(b) {
+    return [...await e2eWithPeers.run(b), ...await tunedSuite.run(b)];
+  },
+};

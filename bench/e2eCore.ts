@@ -37,7 +37,9 @@ export async function measurePreset(
   for (let i = 0; i < produced; i++) sampler.next();
   const batchesPerS = produced / ((performance.now() - tData) / 1000);
   const data = Array.from({ length: 4 }, () => sampler.next().signal);
-  const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps });
+  // Fixed kernels (each op's default variant; no cache): the row the tuned rows compare against.
+  const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps, tune: 'off' });
+  const variants = trainer.variants();
   let ms: number, profile, plan, cost;
   try {
     b.log(`e2e.${name}: warm-up (first steps compile pipelines)`);
@@ -72,6 +74,7 @@ export async function measurePreset(
     planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,
     kernel_share_pct: share,
     profile_source: profile.source,
+    variants,
     ...peerFields,
   });
 }

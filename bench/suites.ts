@@ -7,5 +7,6 @@ export const SUITES: Record<string, () => Promise<BenchSuite>> = {
   ...KERNEL_SUITES,
   data: async () => (await import('./data.ts')).dataSuite,
   e2e: async () => (await import('./e2e.ts')).e2eSuite,
+  tuned: async () => (await import('./tuned.ts')).tunedSuite,
   soak: async () => (await import('./soak.ts')).soakSuite,
 };

@@ -296,6 +296,13 @@ function renderState(): void {
   renderStats();
 }
 
+/** One line: "defaults", or the ops whose variant is not the default (from the tuning cache). */
+function variantsText(v: Record<string, { id: string; source: string; isDefault: boolean }>): string {
+  const odd = Object.entries(v).filter(([, c]) => !c.isDefault);
+  const sources = [...new Set(Object.values(v).map((c) => c.source))].join('/');
+  return odd.length ? `${odd.map(([op, c]) => `${op} ${c.id}`).join(', ')}; others default (${sources})` : `defaults (${sources})`;
+}
+
 function renderModel(): void {
   const m = s.model;
   if (!m) {
@@ -314,6 +321,7 @@ function renderModel(): void {
     ['optimizer', `Adam lr ${c.optimizer.lr}, warmup ${c.optimizer.warmupSteps}, clip ${c.optimizer.maxGradNorm ?? 'off'}`],
     ['seed', String(c.seed)],
     ['data', `${m.dataName} (${m.trainUtterances} train utterances)`],
+    ['kernel variants', variantsText(m.variants)],
   ];
   ui.modelInfo.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const ratio = m.noReuseBytes > 0 ? m.plannedPeakBytes / m.noReuseBytes : 1;

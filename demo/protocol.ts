@@ -116,7 +116,7 @@ export type RunState = 'idle' | 'preparing' | 'running' | 'paused' | 'stopped' |
 export type FromWorker =
   | { type: 'ready'; adapter: AdapterReport }
   | { type: 'state'; state: RunState; step: number; detail?: string }
-  | { type: 'created'; config: CpcTrainConfig; preset: string; frames: number; paramCount: number; paramNames: string[]; plannedPeakBytes: number; noReuseBytes: number; persistentBytes: number; transientBytes: number; dataName: string; trainUtterances: number; step: number }
+  | { type: 'created'; config: CpcTrainConfig; preset: string; frames: number; paramCount: number; paramNames: string[]; plannedPeakBytes: number; noReuseBytes: number; persistentBytes: number; transientBytes: number; dataName: string; trainUtterances: number; step: number; variants: Record<string, { id: string; source: string; isDefault: boolean }> }
   | { type: 'metrics'; rows: MetricsRow[]; stepsPerSec: number | null; samplesPerSec: number | null; audioSecondsPerSec: number | null }
   | { type: 'profile'; report: ProfileReport }
   /** Kept by the page for "resume after device loss"; sent every checkpointEverySeconds. */

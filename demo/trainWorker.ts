@@ -15,6 +15,7 @@ import { ConfigError } from '../src/cpc/config.ts';
 import { DatasetError } from '../src/cpc/data/dataset.ts';
 import { CheckpointError, parseSafetensors } from '../src/cpc/safetensors.ts';
 import { CpcTrainer, readCheckpointInfo, type StepMetrics } from '../src/cpc/trainer.ts';
+import { IndexedDbTuneCache } from '../src/runtime/tuner.ts';
 import type { CpcTrainConfig } from '../src/cpc/config.ts';
 import type { Dataset } from '../src/cpc/data/dataset.ts';
 import type { WindowBatch, WindowSampler } from '../src/cpc/data/batcher.ts';
@@ -61,6 +62,7 @@ function report(e: unknown, fallback: ErrorKind = 'internal'): ErrorReport {
 
 let ctx: GpuContext | null = null;
 let trainer: CpcTrainer | null = null;
+let tuneCache: IndexedDbTuneCache | null = null;
 let dataset: Dataset | null = null;
 let dataSpec: DataSpec = { kind: 'synthetic' };
 /** What `dataset` was built from (the audio split depends on the seed). */
@@ -153,7 +155,9 @@ async function createTrainer(config: CpcTrainConfig, preset: string, bytes?: Uin
   }
   setState('preparing', 'compiling pipelines');
   const c = await ensureDevice();
-  trainer = await CpcTrainer.create(c, config, { metricsEvery: settings.metricsEvery });
+  // Kernel variants from the browser's tuning cache (IndexedDB) when an entry exists, else defaults.
+  tuneCache ??= new IndexedDbTuneCache('cpc-webgpu', (message) => post({ type: 'notice', message }));
+  trainer = await CpcTrainer.create(c, config, { metricsEvery: settings.metricsEvery, tuneCache });
   presetName = preset;
   if (bytes) {
     const meta = await trainer.loadCheckpoint(bytes, source);
@@ -172,6 +176,7 @@ async function createTrainer(config: CpcTrainConfig, preset: string, bytes?: Uin
     type: 'created', config, preset, frames: trainer.frames, paramCount: trainer.paramCount, paramNames: [...trainer.paramNames],
     plannedPeakBytes: p.plannedPeakBytes, noReuseBytes: p.noReuseBytes, persistentBytes: p.persistentBytes, transientBytes: p.transientBytes,
     dataName: ds.name, trainUtterances: ds.utterances('train').length, step: trainer.stepCount,
+    variants: Object.fromEntries(trainer.variantChoices.map((v) => [v.op, { id: v.variant.id, source: v.source, isDefault: v.variant.id === v.candidates[0] }])),
   });
 }
 

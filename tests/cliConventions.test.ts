@@ -32,7 +32,7 @@ describe('cpc-webgpu command-line conventions', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
-  it.each(['info', 'train', 'eval', 'grads', 'bench', 'batches', 'encode'])('%s --help and -h print its usage and exit 0', async (cmd) => {
+  it.each(['info', 'train', 'tune', 'eval', 'grads', 'bench', 'batches', 'encode'])('%s --help and -h print its usage and exit 0', async (cmd) => {
     for (const flag of ['--help', '-h']) {
       const r = await cli([cmd, flag]);
       expect(r.code, r.stderr).toBe(0);
@@ -56,7 +56,7 @@ describe('cpc-webgpu command-line conventions', () => {
   });
 
   it('usage errors exit 2 with one error line; no command prints the usage and exits 2', async () => {
-    for (const args of [['train', '--no-such-flag'], ['info', '--bogus'], ['bench', '--only', 'nope'], ['train', '--steps', 'x'], ['eval']]) {
+    for (const args of [['train', '--no-such-flag'], ['info', '--bogus'], ['bench', '--only', 'nope'], ['train', '--steps', 'x'], ['eval'], ['tune', '--bogus'], ['tune', '--preset', 'tiny', '--ops', 'conv9.fwd']]) {
       const r = await cli(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/^error: /);

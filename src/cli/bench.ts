@@ -12,7 +12,7 @@ import { CpcError } from '../runtime/errors.ts';
 import { UsageError } from './usage.ts';
 
 export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
-  --only a,b,…                suites to run: ${Object.keys(SUITES).join(', ')} (default: all but e2e and soak)
+  --only a,b,…                suites to run: ${Object.keys(SUITES).join(', ')} (default: all but e2e, tuned and soak)
   --e2e                       end-to-end training step vs the same model in tfjs-backend-webgpu
                               (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0)
   --presets tiny,small,paper  the e2e suite's presets (default tiny and small, plus paper unless --quick/--no-paper)
@@ -62,7 +62,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(BENCH_USAGE);
     return 0;
   }
-  const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak');
+  const names = values.e2e ? ['e2e'] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES).filter((n) => n !== 'e2e' && n !== 'soak' && n !== 'tuned');
   for (const n of names) {
     if (!SUITES[n]) throw new UsageError('--only', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }

@@ -8,6 +8,9 @@ import { encodeCommand } from './encode.ts';
 import { evalCommand } from './eval.ts';
 import { gradsCommand } from './grads.ts';
 import { trainCommand } from './train.ts';
+import { cachedVariants, formatVariantTable, tuneCommand } from './tune.ts';
+import { configFromFlags } from './trainSetup.ts';
+import { NodeTuneCache } from '../node/tuneCache.ts';
 import { deviceInfo, formatDeviceInfo } from './info.ts';
 import { UsageError } from './usage.ts';
 import { packageVersion } from './version.ts';
@@ -18,7 +21,11 @@ const EXIT_USAGE = 2;
 const USAGE = `usage: cpc-webgpu <command> [options]     (cpc-webgpu <command> --help for its options)
 
 commands:
-  info [--json]          adapter, enabled features and the limits cpc-webgpu relies on
+  info [--json] [--preset P] [--config FILE]
+                         adapter, enabled features and the limits cpc-webgpu relies on; with a
+                         preset/config also the kernel variants train would use (tuning cache or defaults)
+  tune [--preset P] [--config FILE] [--json]
+                         time the kernel variants for those shapes on this adapter; cache the choices
   train [--preset tiny|small|paper] [--config FILE] [--data synthetic|DIR] [--steps N] [--seed S]
         [--out DIR] [--resume] [--probe] [--json] …
                          train CPC; checkpoint + metrics.jsonl in --out (train --help for all options)
@@ -36,27 +43,38 @@ commands:
   --verbose              (with any command) also show Dawn's native start-up messages
 `;
 
-const INFO_USAGE = `usage: cpc-webgpu info [--json]
+const INFO_USAGE = `usage: cpc-webgpu info [--json] [--preset tiny|small|paper] [--config FILE.json]
   prints the WebGPU adapter, the enabled optional features and the limits cpc-webgpu relies on
-  --json                      one JSON object: {"version", "adapter", "features", "limits"}
+  --preset NAME / --config F  also the kernel variant per tunable op that train would use for these
+                              shapes: from the tuning cache (cpc-webgpu tune) or the adapter's defaults
+  --json                      one JSON object: {"version", "adapter", "features", "limits"}, plus
+                              "variants": {"op": {"id", "source", "candidates"}} with a preset/config
 `;
 
 async function infoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      json: { type: 'boolean', default: false }, preset: { type: 'string' }, config: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
   if (values.help) {
     process.stdout.write(INFO_USAGE);
     return 0;
   }
+  const withVariants = values.preset !== undefined || values.config !== undefined;
+  const config = withVariants ? (await configFromFlags({ preset: values.preset, config: values.config })).config : null;
   const ctx = await acquireNodeDevice();
   try {
     const info = deviceInfo(ctx);
+    const choices = config ? await cachedVariants(ctx, config, new NodeTuneCache({ notice: (m) => process.stderr.write(`${m}\n`) })) : null;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ version: packageVersion(), adapter: info.adapter, features: info.features, limits: info.limits })}\n`);
+      const variants = choices ? { variants: Object.fromEntries(choices.map((c) => [c.op, { id: c.variant.id, source: c.source, candidates: c.candidates }])) } : {};
+      process.stdout.write(`${JSON.stringify({ version: packageVersion(), adapter: info.adapter, features: info.features, limits: info.limits, ...variants })}\n`);
     } else {
       process.stdout.write(`${formatDeviceInfo(info)}\n`);
+      if (choices) process.stdout.write(`kernel variants (cpc-webgpu tune to measure):\n${formatVariantTable(choices).replace(/^/gm, '  ')}\n`);
     }
   } finally {
     ctx.dispose();
@@ -68,6 +86,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   info: infoCommand,
   bench: benchCommand,
   train: trainCommand,
+  tune: tuneCommand,
   eval: evalCommand,
   encode: encodeCommand,
   grads: gradsCommand,

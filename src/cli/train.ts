@@ -28,6 +28,8 @@ import { formatProbeTable, probeJson } from './probeReport.ts';
 import { createProgress } from './progress.ts';
 import { openRunData, resolveTrainSetup, SAMPLER_META_KEY, type TrainSetup } from './trainSetup.ts';
 import { intFlag, UsageError } from './usage.ts';
+import { variantSummary } from './tune.ts';
+import { NodeTuneCache } from '../node/tuneCache.ts';
 
 /** Steps over which metrics.jsonl's steps_per_s is measured. */
 const RATE_WINDOW = 20;
@@ -53,6 +55,8 @@ export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
   --checkpoint-every N        save every N steps (default 100; also at the end, on Ctrl-C and on SIGTERM)
   --probe / --no-probe        linear probes at the end: trained vs random init vs MFCC, 95 % intervals (default off)
   --probe-max-windows N       train windows the probes use (default 2000; the test split is used whole)
+  --tune / --no-tune          time the kernel variants before training and cache them (cpc-webgpu
+                              tune); default: use the tuning cache's choices when present, else defaults
   --json                      last stdout line: a JSON summary
 `;
 
@@ -120,6 +124,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'metrics-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       probe: { type: 'boolean', default: false },
+      tune: { type: 'boolean', default: false },
       'probe-max-windows': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -164,7 +169,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let metrics: MetricsLog | null = null;
   try {
     ctx = await acquireNodeDevice({ label: 'train' });
-    trainer = await CpcTrainer.create(ctx, config, { metricsEvery, store: nodeCheckpointStore });
+    const tuneCache = new NodeTuneCache({ notice: note });
+    if (values.tune) note(`tuning kernel variants (cache ${tuneCache.path}) …`);
+    trainer = await CpcTrainer.create(ctx, config, { metricsEvery, store: nodeCheckpointStore, tune: values.tune ? 'measure' : 'cached', tuneCache });
     if (setup.resume) {
       await trainer.loadCheckpoint(setup.resume.bytes, setup.checkpointPath);
       setup.resume.bytes = new Uint8Array(0); // let the file buffer go
@@ -174,6 +181,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `negatives=${config.negatives.kind}, ${trainer.paramCount.toLocaleString('en-US')} parameters, ` +
       `arena ${(trainer.plan.plannedPeakBytes / 2 ** 20).toFixed(1)} MiB; data ${describeDataSpec(setup.data)}; ` +
       `${ctx.adapter.description || ctx.adapter.vendor}`);
+    note(variantSummary(trainer.variantChoices));
     note(`steps ${setup.startStep} → ${setup.targetStep}${setup.resume ? ' (resumed)' : ''}; out ${setup.outDir}`);
     metrics = await MetricsLog.open(setup.metricsPath, setup.resume ? setup.startStep : null);
 
@@ -200,6 +208,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       config: setup.label,
       data: describeDataSpec(setup.data),
       interrupted: result.interrupted !== null,
+      variants: trainer.variants(),
+      variant_sources: Object.fromEntries(trainer.variantChoices.map((c) => [c.op, c.source])),
     };
     say(`${result.interrupted ? 'interrupted' : 'done'}: step ${trainer.stepCount} (${result.stepsRun} this run) in ${fmtDuration(result.ms)}, ${stepsPerS.toFixed(2)} steps/s` +
       (result.startupMs !== null && result.steadyStepsPerS !== null ? ` after a ${fmtDuration(result.startupMs)} first step (shader compilation)` : ''));

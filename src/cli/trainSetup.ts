@@ -100,6 +100,11 @@ async function freshConfig(flags: TrainFlags): Promise<{ config: CpcTrainConfig;
   return { config, label };
 }
 
+/** The config `train` would start from for --preset / --config (used by `tune` and `info --preset`). */
+export async function configFromFlags(flags: { preset?: string; config?: string }): Promise<{ config: CpcTrainConfig; label: string }> {
+  return freshConfig({ ...flags, resume: false, overwrite: false });
+}
+
 /** JSON with object keys sorted, so two configs built along different paths compare by content. */
 function sortedJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(sortedJson).join(',')}]`;

@@ -6,15 +6,19 @@ import type { GpuContext } from '../runtime/device.ts';
 import { prepareDispatches, type PreparedOp } from '../runtime/kernel.ts';
 import type { OpDecl, TensorDecl } from '../runtime/planner.ts';
 import type { Tensor } from '../runtime/tensor.ts';
+import type { KernelVariant } from '../runtime/variants.ts';
 import {
   conv1dBackwardScratch, conv1dFlops, conv1dForwardScratch, conv1dSavedTensors, encoderStackDims,
-  planConv1dBackward, prepareConv1dForward, type Conv1dDims, type Conv1dPlan,
+  conv1dVariants, planConv1dBackward, prepareConv1dForward, type Conv1dDims, type Conv1dOptions, type Conv1dPlan,
 } from '../shaders/conv1d.ts';
-import { gruBackwardScratch, gruForwardScratch, gruSavedSpec, prepareGruBackward, prepareGruForward, type GruDims } from '../shaders/gru.ts';
-import { preparePredictorBackward, preparePredictorForward } from '../shaders/predictor.ts';
+import {
+  gruBackwardScratch, gruForwardScratch, gruSavedSpec, gruVariants, prepareGruBackward, prepareGruForward,
+  type GruBackwardOptions, type GruDims,
+} from '../shaders/gru.ts';
+import { preparePredictorBackward, preparePredictorForward, predictorVariants, type PredictorOptions } from '../shaders/predictor.ts';
 import {
   infoNceBackwardScratch, infoNceForwardScratch, infoNceMetricsLayout, prepareInfoNceBackward,
-  prepareInfoNceForward, prepareNegativeSampler, type InfoNceMode,
+  prepareInfoNceForward, prepareNegativeSampler, infoNceVariants, type InfoNceMode, type InfoNceOptions,
 } from '../shaders/infonce.ts';
 import { gradNormScratch, prepareGradNorm, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
 import { ADAM_HYPER_LEN, prepareAdamStep } from '../shaders/adam.ts';
@@ -31,9 +35,31 @@ export interface GraphEnv {
   grad(group: string): Tensor;
 }
 
+/**
+ * An op whose kernels come in variants (src/runtime/variants.ts). The list depends on the device,
+ * so it is a function of the context; `dims` is the shape part of the tuner's cache key.
+ */
+export interface GraphTunable {
+  dims: Record<string, number | string | boolean>;
+  variants(ctx: GpuContext): KernelVariant[];
+}
+
 export interface GraphOp extends OpDecl {
   phase: Phase;
-  prepare(env: GraphEnv): Promise<PreparedOp>;
+  /** Present when the op has kernel variants; `prepare(env, variant.options)` selects one. */
+  tunable?: GraphTunable;
+  /** Prepares the op's dispatches; `options` (a variant's) only for tunable ops, default otherwise. */
+  prepare(env: GraphEnv, options?: unknown): Promise<PreparedOp>;
+}
+
+/** The graph's tunable ops with their candidates on this device (for the tuner's resolveVariants). */
+export function graphTunables(graph: CpcGraph, ctx: GpuContext): { name: string; dims: GraphTunable['dims']; variants: KernelVariant[] }[] {
+  return graph.ops.flatMap((op) => (op.tunable ? [{ name: op.name, dims: op.tunable.dims, variants: op.tunable.variants(ctx) }] : []));
+}
+
+/** A tunable op's variant list (default first) and key dims: one line per op in buildCpcGraph. */
+function tunable<D extends object>(dims: D, variants: (ctx: GpuContext) => KernelVariant[]): GraphTunable {
+  return { dims: { ...dims } as GraphTunable['dims'], variants };
 }
 
 export interface CpcGraph {
@@ -97,13 +123,14 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
     const scratch = scratchOf(`conv${i}.fwd`, conv1dForwardScratch(d));
     ops.push({
       name: `conv${i}.fwd`, phase: 'forward', reads: [x, 'params'], writes: [act(i), ...saved.map((s) => s.name), ...scratch.map((s) => s.name)],
-      prepare: (env) => {
+      tunable: tunable(d, (ctx) => conv1dVariants(ctx, d, 'forward')),
+      prepare: (env, options) => {
         const sv = pick(env, saved);
         return prepareConv1dForward(env.ctx, d, {
           x: env.tensor(i === 0 ? SIGNAL : x), weight: env.param(`encoder.${i}.weight`), bias: env.param(`encoder.${i}.bias`), y: env.tensor(act(i)),
           ...(d.norm ? { normWeight: env.param(`encoder.${i}.norm.weight`), normBias: env.param(`encoder.${i}.norm.bias`), xhat: sv.xhat, rstd: sv.rstd } : {}),
           scratch: pick(env, scratch) as { wT: Tensor },
-        });
+        }, options as Conv1dOptions | undefined);
       },
     });
   });
@@ -119,10 +146,11 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   });
   ops.push({
     name: 'gru.fwd', phase: 'forward', reads: [z, 'gru.h0', 'params'], writes: [c, gruSaved, ...gruFwdScratch.map((s) => s.name)],
-    prepare: (env) => prepareGruForward(env.ctx, {
+    tunable: tunable(gruDims, (ctx) => gruVariants(ctx, gruDims, 'forward')),
+    prepare: (env, options) => prepareGruForward(env.ctx, {
       x: env.tensor(z), h0: env.tensor('gru.h0'), params: gruParams(env, env.param), out: env.tensor(c), saved: env.tensor(gruSaved),
       scratch: pick(env, gruFwdScratch) as never,
-    }),
+    }, options as GruBackwardOptions | undefined),
   });
 
   // ---- loss
@@ -137,19 +165,21 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   const predDims = { B, T, C, H, K };
   ops.push({
     name: 'predictor.fwd', phase: 'loss', reads: [c, 'params'], writes: [preds],
-    prepare: (env) => preparePredictorForward(env.ctx, predDims, {
+    tunable: tunable(predDims, (ctx) => predictorVariants(ctx, predDims, 'forward')),
+    prepare: (env, options) => preparePredictorForward(env.ctx, predDims, {
       c: env.tensor(c), weight: env.param('predictors.weight'), bias: cfg.predictorBias ? env.param('predictors.bias') : null, preds: env.tensor(preds),
-    }),
+    }, options as PredictorOptions | undefined),
   });
   const rowLoss = transient('infonce.rowLoss', [K, B, T]);
   const rowLse = transient('infonce.rowLse', [K, B, T]);
   const nceFwdScratch = scratchOf('infonce.fwd', infoNceForwardScratch(nceDims, mode));
   ops.push({
     name: 'infonce.fwd', phase: 'loss', reads: [z, preds, ...(negIdx ? [negIdx] : [])], writes: [rowLoss, rowLse, 'metrics', ...nceFwdScratch.map((s) => s.name)],
-    prepare: (env) => prepareInfoNceForward(env.ctx, nceDims, mode, {
+    tunable: tunable({ ...nceDims, mode: mode.kind }, (ctx) => infoNceVariants(ctx, nceDims, mode, 'forward')),
+    prepare: (env, options) => prepareInfoNceForward(env.ctx, nceDims, mode, {
       z: env.tensor(z), preds: env.tensor(preds), ...(negIdx ? { negIdx: env.tensor(negIdx) } : {}),
       rowLoss: env.tensor(rowLoss), rowLse: env.tensor(rowLse), metrics: env.tensor('metrics'), rowHit: pick(env, nceFwdScratch).rowHit!,
-    }),
+    }, options as InfoNceOptions | undefined),
   });
 
   // ---- backward
@@ -158,30 +188,33 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
   const nceBwdScratch = scratchOf('infonce.bwd', infoNceBackwardScratch(nceDims, mode));
   ops.push({
     name: 'infonce.bwd', phase: 'backward', reads: [z, preds, rowLse, ...(negIdx ? [negIdx] : [])], writes: [dPreds, dz, ...nceBwdScratch.map((s) => s.name)],
-    prepare: (env) => prepareInfoNceBackward(env.ctx, nceDims, mode, {
+    tunable: tunable({ ...nceDims, mode: mode.kind }, (ctx) => infoNceVariants(ctx, nceDims, mode, 'backward')),
+    prepare: (env, options) => prepareInfoNceBackward(env.ctx, nceDims, mode, {
       z: env.tensor(z), preds: env.tensor(preds), rowLse: env.tensor(rowLse), ...(negIdx ? { negIdx: env.tensor(negIdx) } : {}),
       dPreds: env.tensor(dPreds), dZ: env.tensor(dz), ...pick(env, nceBwdScratch),
-    }),
+    }, options as InfoNceOptions | undefined),
   });
   const dC = transient('gru.dc', [B, T, H]);
   ops.push({
     name: 'predictor.bwd', phase: 'backward', reads: [c, dPreds, 'params'], writes: [dC, 'grads'],
-    prepare: (env) => preparePredictorBackward(env.ctx, predDims, {
+    tunable: tunable(predDims, (ctx) => predictorVariants(ctx, predDims, 'backward')),
+    prepare: (env, options) => preparePredictorBackward(env.ctx, predDims, {
       c: env.tensor(c), weight: env.param('predictors.weight'), dPreds: env.tensor(dPreds), dC: env.tensor(dC),
       dWeight: env.grad('predictors.weight'), dBias: cfg.predictorBias ? env.grad('predictors.bias') : null,
-    }),
+    }, options as PredictorOptions | undefined),
   });
   const dh0 = transient('gru.dh0', [B, H]);
   const gruBwdScratch = scratchOf('gru.bwd', gruBackwardScratch(gruDims));
   ops.push({
     // dx accumulates into dz: the InfoNCE gradient of z plus the GRU's.
     name: 'gru.bwd', phase: 'backward', reads: [dC, z, 'gru.h0', c, gruSaved, 'params', dz], writes: [dz, dh0, 'grads', ...gruBwdScratch.map((s) => s.name)],
-    prepare: (env) => prepareGruBackward(env.ctx, {
+    tunable: tunable(gruDims, (ctx) => gruVariants(ctx, gruDims, 'backward')),
+    prepare: (env, options) => prepareGruBackward(env.ctx, {
       dOut: env.tensor(dC), x: env.tensor(z), h0: env.tensor('gru.h0'), out: env.tensor(c), saved: env.tensor(gruSaved),
       params: gruParams(env, env.param), dx: env.tensor(dz), dh0: env.tensor(dh0),
       dWeightIh: env.grad('gru.weight_ih_l0'), dWeightHh: env.grad('gru.weight_hh_l0'), dBiasIh: env.grad('gru.bias_ih_l0'), dBiasHh: env.grad('gru.bias_hh_l0'),
       scratch: pick(env, gruBwdScratch) as never,
-    }, { accumulate: true }),
+    }, { ...(options as GruBackwardOptions | undefined), accumulate: true }),
   });
   for (let i = convDims.length - 1; i >= 0; i--) {
     const d = convDims[i]!;
@@ -190,7 +223,7 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
     if (inputGrad) transient(dact(i - 1), [B, d.Tin, C]);
     const saved = conv1dSavedTensors(d).map((s) => ({ key: s.name, name: `conv${i}.${s.name}` }));
     const scratch = scratchOf(`conv${i}.bwd`, conv1dBackwardScratch(d, { inputGrad }));
-    const planLayerBackward = (env: GraphEnv) => {
+    const planLayerBackward = (env: GraphEnv, options?: Conv1dOptions) => {
       const sv = pick(env, saved);
       return planConv1dBackward(env.ctx, d, {
         x: env.tensor(i === 0 ? SIGNAL : x), weight: env.param(`encoder.${i}.weight`), y: env.tensor(act(i)), dy: env.tensor(dact(i)),
@@ -200,11 +233,17 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
           dNormWeight: env.grad(`encoder.${i}.norm.weight`), dNormBias: env.grad(`encoder.${i}.norm.bias`),
         } : {}),
         scratch: pick(env, scratch) as never,
-      });
+      }, options);
     };
-    // Both halves below come from one plan per env (validated once).
-    const plans = new WeakMap<GraphEnv, Conv1dPlan>();
-    const planBackward = (env: GraphEnv): Conv1dPlan => plans.get(env) ?? plans.set(env, planLayerBackward(env)).get(env)!;
+    // Both halves below come from one plan per (env, variant), validated once. The halves are tuned
+    // separately (they are separate ops), so each may take another variant's half of the plan.
+    const plans = new WeakMap<GraphEnv, Map<string, Conv1dPlan>>();
+    const planBackward = (env: GraphEnv, options: unknown): Conv1dPlan => {
+      const byOptions = plans.get(env) ?? plans.set(env, new Map()).get(env)!;
+      const key = JSON.stringify(options ?? null);
+      return byOptions.get(key) ?? byOptions.set(key, planLayerBackward(env, options as Conv1dOptions | undefined)).get(key)!;
+    };
+    const bwdTunable = tunable(d, (ctx) => conv1dVariants(ctx, d, 'backward'));
     // The layer's backward is two ops so the planner sees that y, dy and the saved norm tensors
     // die once dW is done, before dx (as large as x) is written: on `small` this moves the peak
     // from conv1's backward (x, dx, y, dy, du all live) down by a fifth.
@@ -218,8 +257,9 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
       name: `conv${i}.bwd.weights`, phase: 'backward',
       reads: [x, act(i), dact(i), 'params', ...saved.map((s) => s.name)],
       writes: ['grads', ...scratch.filter((s) => s.key !== 'wdT').map((s) => s.name)],
-      prepare: (env) => {
-        const p = planBackward(env);
+      tunable: bwdTunable,
+      prepare: (env, options) => {
+        const p = planBackward(env, options);
         const flops = p.flops - (inputGrad ? conv1dFlops(d) : 0);
         return prepareDispatches(env.ctx, `${p.name}.weights`, p.shapes, split(p).weights, { flops, bytes: p.bytes });
       },
@@ -228,8 +268,9 @@ export function buildCpcGraph(cfg: CpcTrainConfig): CpcGraph {
       ops.push({
         name: `conv${i}.bwd.input`, phase: 'backward',
         reads: [...duPad, 'params'], writes: [dact(i - 1), ...wdT],
-        prepare: (env) => {
-          const p = planBackward(env);
+        tunable: bwdTunable,
+        prepare: (env, options) => {
+          const p = planBackward(env, options);
           return prepareDispatches(env.ctx, `${p.name}.input`, p.shapes, split(p).input, { flops: conv1dFlops(d), bytes: 4 * (d.B * d.Tin * d.Cin) });
         },
       });

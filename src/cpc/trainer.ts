@@ -11,12 +11,15 @@ import { Profiler, type ProfileResult } from '../runtime/profiler.ts';
 import { ReadbackRing } from '../runtime/readback.ts';
 import { stagingRing } from '../runtime/staging.ts';
 import { tensorByteLength, tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
+import {
+  resolveVariants, tuneEntry, tuneOp, VariantTimer, type OpTuneResult, type TuneCache, type TuneMode, type VariantChoice,
+} from '../runtime/tuner.ts';
 import { writeAdamHyper } from '../shaders/adam.ts';
 import { GRAD_NORM_STAT, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
 import { infoNceMetricsLayout } from '../shaders/infonce.ts';
 import { decodeCheckpoint, encodeCheckpoint, type ParsedCheckpoint } from './checkpoint.ts';
 import { validateConfig, type CpcTrainConfig } from './config.ts';
-import { buildCpcGraph, SIGNAL, SIGNAL_SLOTS, type CpcGraph, type GraphEnv, type Phase } from './graph.ts';
+import { buildCpcGraph, graphTunables, SIGNAL, SIGNAL_SLOTS, type CpcGraph, type GraphEnv, type Phase } from './graph.ts';
 import { initParams, packParams, unpackParams } from './params.ts';
 import { learningRate } from './schedule.ts';
 
@@ -45,6 +48,27 @@ export interface TrainerOptions {
   params?: Map<string, Float32Array>;
   /** Where save(path) / load(path) go (Node: nodeCheckpointStore). */
   store?: CheckpointStore;
+  /**
+   * Kernel variants (src/runtime/tuner.ts). 'cached' (default): a `tuneCache` entry for this
+   * adapter + driver, op, dims and candidate list when there is one, else the adapter-class default;
+   * 'measure': time every candidate now (after one forward + backward pass on noise, so the
+   * parameters are untouched), use the fastest clear winner and store it in `tuneCache`; 'off':
+   * defaults only.
+   */
+  tune?: TuneMode;
+  /** Where tuning choices persist (Node: NodeTuneCache, browser: IndexedDbTuneCache). */
+  tuneCache?: TuneCache | null;
+  /** Explicit variant id per op name (trainer.variants() lists them); beats the cache and tuning. */
+  variants?: Record<string, string>;
+  /**
+   * Wall-clock bound of a 'measure' tuning (default 600 s): ops not reached keep their cached or
+   * default variant (and are not written to the cache). `small` on 2 loaded lavapipe cores: ≈ 1–2 min.
+   */
+  tuneBudgetMs?: number;
+  /** With 'measure': time only these ops (names as in variants()); the others keep their cached or default variant. */
+  tuneOps?: readonly string[];
+  /** Progress of a 'measure' tuning, one line per op. */
+  onTune?: (r: OpTuneResult, done: number, total: number) => void;
 }
 
 export interface LossAndGrads {
@@ -79,6 +103,7 @@ export class CpcTrainer {
   private readonly readback: ReadbackRing;
   /** Prepared ops per signal slot (ops that do not read the signal are shared). */
   private readonly ops: { phase: Phase; name: string; bySlot: [PreparedOp, PreparedOp] }[];
+  private readonly choices: VariantChoice[];
   private readonly store?: CheckpointStore;
   private readonly metricsEvery: number;
   private steps = 0;
@@ -89,8 +114,9 @@ export class CpcTrainer {
 
   private constructor(
     ctx: GpuContext, graph: CpcGraph, plan: MemoryPlan, arena: Arena, readback: ReadbackRing,
-    ops: CpcTrainer['ops'], opts: TrainerOptions,
+    ops: CpcTrainer['ops'], choices: VariantChoice[], opts: TrainerOptions,
   ) {
+    this.choices = choices;
     this.ctx = ctx;
     this.graph = graph;
     this.config = graph.config;
@@ -140,18 +166,93 @@ export class CpcTrainer {
         grad: (group) => groupView(arena.get('grads'), group),
       });
       const env0 = envFor(0), env1 = envFor(1);
+      const choices = await resolveVariants(ctx, graphTunables(graph, ctx), { mode: opts.tune ?? 'cached', cache: opts.tuneCache, explicit: opts.variants });
+      const choiceOf = new Map(choices.map((c) => [c.op, c]));
       const ops = await ctx.scoped('CpcTrainer.prepare', shapes, () => Promise.all(graph.ops.map(async (op) => {
-        const first = await op.prepare(env0);
-        const second = op.reads.includes(SIGNAL_SLOTS[0]) ? await op.prepare(env1) : first;
+        const options = choiceOf.get(op.name)?.variant.options;
+        const first = await op.prepare(env0, options);
+        const second = op.reads.includes(SIGNAL_SLOTS[0]) ? await op.prepare(env1, options) : first;
         return { phase: op.phase, name: op.name, bySlot: [first, second] as [PreparedOp, PreparedOp] };
       })));
       writeTensor(ctx, arena.get('params'), initial);
-      const trainer = new CpcTrainer(ctx, graph, plan, arena, readback, ops, opts);
+      const trainer = new CpcTrainer(ctx, graph, plan, arena, readback, ops, choices, opts);
+      if (opts.tune === 'measure') await trainer.measureVariants(env0, env1, opts);
       return trainer;
     } catch (e) {
       readback?.destroy();
       arena.destroy();
       throw e;
+    }
+  }
+
+  /** The kernel variant id per tunable op (e.g. { 'conv1.fwd': 'subgroup.wg16', 'gru.bwd': 'tile4x8' }). */
+  variants(): Record<string, string> {
+    return Object.fromEntries(this.choices.map((c) => [c.op, c.variant.id]));
+  }
+
+  /** Per tunable op: the choice, where it came from (default / cache / tuned / explicit), its candidates and timings. */
+  get variantChoices(): readonly VariantChoice[] {
+    return this.choices;
+  }
+
+  /**
+   * Times every tunable op's candidates in isolation on the real arena tensors (tuner.ts), swaps in
+   * the winners and stores them in the cache. Runs before the first step: the data pass before
+   * each op is forward + loss + backward only, so parameters, moments and the step count are
+   * exactly as create left them, and a later step computes what it would have without tuning
+   * (with the chosen variants). Every op that is timed writes only step-local tensors and grads.
+   */
+  private async measureVariants(env0: GraphEnv, env1: GraphEnv, opts: TrainerOptions): Promise<void> {
+    const { batchSize: B, window: L } = this.config;
+    // Deterministic noise as the batch (the trainer has no data yet): timings of these kernels do
+    // not depend on the values, but realistic finite activations rule out NaN/denormal slow paths.
+    const signal = new Float32Array(B * L);
+    let s = (this.config.seed ^ 0x7e57) >>> 0;
+    for (let i = 0; i < signal.length; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      signal[i] = (s / 2 ** 32 - 0.5) * 0.2;
+    }
+    const refresh = async () => {
+      this.upload(0, signal, 1);
+      const enc = this.ctx.device.createCommandEncoder({ label: 'tune.refresh' });
+      this.encodeOps(enc, 0, ['forward', 'loss', 'backward'], 'tune.refresh');
+      this.ctx.device.queue.submit([enc.finish()]);
+      await this.ctx.device.queue.onSubmittedWorkDone();
+    };
+    const timer = new VariantTimer(this.ctx);
+    if (opts.tuneOps) {
+      const names = new Set(this.choices.map((c) => c.op));
+      const unknown = opts.tuneOps.filter((n) => !names.has(n));
+      if (unknown.length) throw new ShapeError('tuneOps', `no tunable op ${unknown.map((n) => `'${n}'`).join(', ')} (tunable ops: ${[...names].join(', ')})`);
+    }
+    const only = opts.tuneOps ? new Set(opts.tuneOps) : null;
+    const todo = this.choices.filter((c) => c.source !== 'explicit' && c.candidates.length > 1 && (!only || only.has(c.op)));
+    let done = 0;
+    const deadline = performance.now() + (opts.tuneBudgetMs ?? 600_000);
+    for (const choice of todo) {
+      if (performance.now() > deadline) break;
+      const gop = this.graph.ops.find((o) => o.name === choice.op)!;
+      const variants = gop.tunable!.variants(this.ctx);
+      await refresh();
+      // Timed against slot 0's tensors; the op of slot 1 (signal readers) is prepared after.
+      const r = await tuneOp(this.ctx, { name: choice.op, variants, prepare: (v) => gop.prepare(env0, v.options) }, timer);
+      const entry = this.ops.find((o) => o.name === choice.op)!;
+      const chosen = variants.find((v) => v.id === r.chosen)!;
+      const second = gop.reads.includes(SIGNAL_SLOTS[0]) ? await gop.prepare(env1, chosen.options) : r.prepared;
+      entry.bySlot = [r.prepared, second];
+      Object.assign(choice, { variant: chosen, source: 'tuned', ms: r.ms, defaultMs: r.defaultMs, timings: r.timings.map((t) => ({ id: t.id, ms: t.ms })) });
+      await opts.tuneCache?.set(choice.key, tuneEntry(r));
+      opts.onTune?.(r, ++done, todo.length);
+    }
+    // Leave the activation arena as a fresh trainer has it (zeros): candidates timed in isolation
+    // wrote into tensors that alias others, and values a step never produces (huge, subnormal) in
+    // lanes the kernels read but mask would cost time on CPU adapters without changing results.
+    const transient = this.arena.transient;
+    if (transient) {
+      const enc = this.ctx.device.createCommandEncoder({ label: 'tune.clear' });
+      enc.clearBuffer(transient);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await this.ctx.device.queue.onSubmittedWorkDone();
     }
   }
 

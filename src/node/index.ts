@@ -7,3 +7,4 @@ export { nodeCheckpointStore } from './checkpointStore.ts';
 export { loadWavFolder } from './wavFolder.ts';
 export { openCorpus, DEFAULT_DATA_MEMORY, type Corpus, type CorpusOptions } from './corpus.ts';
 export { scanCorpus } from './corpusScan.ts';
+export { NodeTuneCache, TUNE_CACHE_FILE, type NodeTuneCacheOptions } from './tuneCache.ts';

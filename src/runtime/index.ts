@@ -9,3 +9,5 @@ export * from './profiler.ts';
 export * from './f16.ts';
 export * from './planner.ts';
 export * from './readback.ts';
+export * from './tuner.ts';
+export * from './variants.ts';
