@@ -39,7 +39,7 @@ describe('gru kernel variants vs the float64 oracle', () => {
         throw new Error(`variant ${v.id}: ${(e as Error).message}`);
       }
     }
-  });
+  }, 600_000); // 7 variants × (forward + backward) pipelines compiled cold: 120 s measured at load ~10
 
   it('a given variant is bitwise deterministic', async () => {
     const ctx = await testDevice();
