@@ -268,29 +268,21 @@ export function pickVariant(timings: readonly CandidateTiming[], minMargin = MIN
 
 /** Times prepared ops: timestamp-query when the device has it, else submit → onSubmittedWorkDone. */
 export class VariantTimer {
-  private readonly profiler: Profiler | null;
-  constructor(private readonly ctx: GpuContext, opts: { forceWallClock?: boolean } = {}) {
-    this.profiler = ctx.has('timestamp-query') && !opts.forceWallClock ? new Profiler(ctx, 1) : null;
+  // The profiler already times one op either way: timestamp-query when the device has it (and it is
+  // not forced off), else submit + onSubmittedWorkDone around the op's pass.
+  private readonly profiler: Profiler;
+  constructor(ctx: GpuContext, opts: { forceWallClock?: boolean } = {}) {
+    this.profiler = new Profiler(ctx, 1, opts);
   }
 
   get source(): 'timestamp-query' | 'wall-clock' {
-    return this.profiler ? 'timestamp-query' : 'wall-clock';
+    return this.profiler.usesTimestamps ? 'timestamp-query' : 'wall-clock';
   }
 
   /** ms of `inner` back-to-back runs of `op` in one pass, divided by inner. */
   async time(op: PreparedOp, inner: number): Promise<number> {
     const repeated: PreparedOp = { ...op, encode: (pass) => { for (let i = 0; i < inner; i++) op.encode(pass); } };
-    if (this.profiler) return (await this.profiler.profile([repeated])).totalMs / inner;
-    const d = this.ctx.device;
-    const enc = d.createCommandEncoder({ label: `tune ${op.name}` });
-    const pass = enc.beginComputePass({ label: op.name });
-    repeated.encode(pass);
-    pass.end();
-    const cb = enc.finish();
-    const t0 = performance.now();
-    d.queue.submit([cb]);
-    await d.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / inner;
+    return (await this.profiler.profile([repeated])).totalMs / inner;
   }
 }
 
