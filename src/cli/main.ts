@@ -11,6 +11,7 @@ import { trainCommand } from './train.ts';
 import { cachedVariants, formatVariantTable, tuneCommand } from './tune.ts';
 import { configFromFlags } from './trainSetup.ts';
 import { NodeTuneCache } from '../node/tuneCache.ts';
+import { formatVerdict, latestVerdict } from '../runtime/tuner.ts';
 import { deviceInfo, formatDeviceInfo } from './info.ts';
 import { UsageError } from './usage.ts';
 import { packageVersion } from './version.ts';
@@ -48,7 +49,7 @@ const INFO_USAGE = `usage: cpc-webgpu info [--json] [--preset tiny|small|paper] 
   --preset NAME / --config F  also the kernel variant per tunable op that train would use for these
                               shapes: from the tuning cache (cpc-webgpu tune) or the adapter's defaults
   --json                      one JSON object: {"version", "adapter", "features", "limits"}, plus
-                              "variants": {"op": {"id", "source", "candidates"}} with a preset/config
+                              "variants": {"op": {"id", "source", "candidates"}} and "step_guard" with a preset/config
 `;
 
 async function infoCommand(argv: string[]): Promise<number> {
@@ -70,11 +71,18 @@ async function infoCommand(argv: string[]): Promise<number> {
     const info = deviceInfo(ctx);
     const choices = config ? await cachedVariants(ctx, config, new NodeTuneCache({ notice: (m) => process.stderr.write(`${m}\n`) })) : null;
     if (values.json) {
-      const variants = choices ? { variants: Object.fromEntries(choices.map((c) => [c.op, { id: c.variant.id, source: c.source, candidates: c.candidates }])) } : {};
+      const variants = choices ? {
+        variants: Object.fromEntries(choices.map((c) => [c.op, { id: c.variant.id, source: c.source, candidates: c.candidates }])),
+        step_guard: latestVerdict(choices),
+      } : {};
       process.stdout.write(`${JSON.stringify({ version: packageVersion(), adapter: info.adapter, features: info.features, limits: info.limits, ...variants })}\n`);
     } else {
       process.stdout.write(`${formatDeviceInfo(info)}\n`);
-      if (choices) process.stdout.write(`kernel variants (cpc-webgpu tune to measure):\n${formatVariantTable(choices).replace(/^/gm, '  ')}\n`);
+      if (choices) {
+        const v = latestVerdict(choices);
+        process.stdout.write(`kernel variants (cpc-webgpu tune to measure):\n${formatVariantTable(choices).replace(/^/gm, '  ')}\n` +
+          (v ? `  ${formatVerdict(v)}\n` : ''));
+      }
     }
   } finally {
     ctx.dispose();

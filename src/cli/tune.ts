@@ -8,21 +8,25 @@ import type { CpcTrainConfig } from '../cpc/config.ts';
 import { acquireNodeDevice, closeNodeDevice } from '../node/device.ts';
 import { NodeTuneCache } from '../node/tuneCache.ts';
 import type { GpuContext } from '../runtime/device.ts';
-import { resolveVariants, type VariantChoice } from '../runtime/tuner.ts';
+import { formatVerdict, resolveVariants, type VariantChoice } from '../runtime/tuner.ts';
 import { configFromFlags } from './trainSetup.ts';
 import { UsageError } from './usage.ts';
 
 export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset tiny|small|paper] [--config FILE.json] [--ops a,b,…] [--json]
   times every kernel variant of each tunable op (encoder conv layers forward / backward, GRU
   forward / backward) for the preset's shapes on this adapter, keeps the default unless another is
-  clearly faster (> 5 % and beyond the measured noise), and writes the choices to the tuning cache
+  clearly faster (> 5 % and beyond the measured noise); then times whole steps with those picks and
+  with the defaults, interleaved, and keeps the picks only if the step is significantly faster
+  (else every op goes back to its default); writes the choices and that verdict to the tuning cache
   ($CPC_WEBGPU_CACHE_DIR/tune.json, default ~/.cache/cpc-webgpu/tune.json), keyed by adapter +
   driver, op, shapes and candidate list; \`train\` with the same shapes then uses them
   --preset NAME                model preset (default small)
   --config FILE.json           config fields over the preset, as for train
   --ops a,b,…                  tune only these ops (names as in the table, e.g. gru.fwd,conv1.bwd.input)
   --json                       stdout: one object {"adapter", "cache", "seconds", "ops": [{"op",
-                               "variant", "default", "ms", "default_ms", "candidates": {id: ms}}]}
+                               "variant", "default", "ms", "default_ms", "candidates": {id: ms}}],
+                               "step_guard": {"kept", "picks", "tunedMs", "defaultMs", "speedup",
+                               "lo", "hi", "wins", "rounds", "p", …} or null}
 `;
 
 /** `op=variant (source)` per tunable op, one line, for train's start-up line. */
@@ -97,9 +101,10 @@ export async function tuneCommand(argv: string[]): Promise<number> {
         ops: choices.map((c) => ({ op: c.op, variant: c.variant.id, default: c.candidates[0], source: c.source, ms: c.ms ?? null, default_ms: c.defaultMs ?? null,
           candidates: Object.fromEntries((c.timings ?? []).map((t) => [t.id, Number(t.ms.toFixed(4))])),
         })),
+        step_guard: trainer.tuneVerdict,
       })}\n`);
     } else {
-      process.stdout.write(`${formatVariantTable(choices)}\ntuned in ${seconds.toFixed(1)} s; cache ${cache.path}\n`);
+      process.stdout.write(`${formatVariantTable(choices)}\n${formatVerdict(trainer.tuneVerdict)}\ntuned in ${seconds.toFixed(1)} s; cache ${cache.path}\n`);
     }
     return 0;
   } finally {

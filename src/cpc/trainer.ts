@@ -12,7 +12,8 @@ import { ReadbackRing } from '../runtime/readback.ts';
 import { stagingRing } from '../runtime/staging.ts';
 import { tensorByteLength, tensorView, writeTensor, type Tensor } from '../runtime/tensor.ts';
 import {
-  resolveVariants, tuneEntry, tuneOp, VariantTimer, type OpTuneResult, type TuneCache, type TuneMode, type VariantChoice,
+  latestVerdict, resolveVariants, stepGuardRule, timeStepGuard, tuneEntry, tuneOp, VariantTimer,
+  type CandidateTiming, type OpTuneResult, type StepVerdict, type TuneCache, type TuneMode, type VariantChoice,
 } from '../runtime/tuner.ts';
 import { writeAdamHyper } from '../shaders/adam.ts';
 import { GRAD_NORM_STAT, GRAD_NORM_STATS_LEN } from '../shaders/gradNorm.ts';
@@ -69,6 +70,11 @@ export interface TrainerOptions {
   tuneOps?: readonly string[];
   /** Progress of a 'measure' tuning, one line per op. */
   onTune?: (r: OpTuneResult, done: number, total: number) => void;
+  /**
+   * With 'measure': replaces the per-op rule (pickVariant) by this choice of a candidate id from the
+   * op's timings (tests, experiments). The step guard still judges the picks against the defaults.
+   */
+  tunePick?: (op: string, timings: readonly CandidateTiming[]) => string;
 }
 
 export interface LossAndGrads {
@@ -104,6 +110,7 @@ export class CpcTrainer {
   /** Prepared ops per signal slot (ops that do not read the signal are shared). */
   private readonly ops: { phase: Phase; name: string; bySlot: [PreparedOp, PreparedOp] }[];
   private readonly choices: VariantChoice[];
+  private guard: StepVerdict | null = null;
   private readonly store?: CheckpointStore;
   private readonly metricsEvery: number;
   private steps = 0;
@@ -196,6 +203,15 @@ export class CpcTrainer {
   }
 
   /**
+   * The step guard's verdict on the variants in use (tuner.ts): this session's with 'measure', else
+   * the latest one stored with the cache entries used; null when no guard judged them (defaults, or
+   * a measure whose picks were all defaults).
+   */
+  get tuneVerdict(): StepVerdict | null {
+    return this.guard ?? latestVerdict(this.choices.filter((c) => c.source === 'cache'));
+  }
+
+  /**
    * Times every tunable op's candidates in isolation on the real arena tensors (tuner.ts), swaps in
    * the winners and stores them in the cache. Runs before the first step: the data pass before
    * each op is forward + loss + backward only, so parameters, moments and the step count are
@@ -229,20 +245,56 @@ export class CpcTrainer {
     const todo = this.choices.filter((c) => c.source !== 'explicit' && c.candidates.length > 1 && (!only || only.has(c.op)));
     let done = 0;
     const deadline = performance.now() + (opts.tuneBudgetMs ?? 600_000);
+    const results: { choice: VariantChoice; r: OpTuneResult }[] = [];
     for (const choice of todo) {
       if (performance.now() > deadline) break;
       const gop = this.graph.ops.find((o) => o.name === choice.op)!;
       const variants = gop.tunable!.variants(this.ctx);
       await refresh();
-      // Timed against slot 0's tensors; the op of slot 1 (signal readers) is prepared after.
-      const r = await tuneOp(this.ctx, { name: choice.op, variants, prepare: (v) => gop.prepare(env0, v.options) }, timer);
-      const entry = this.ops.find((o) => o.name === choice.op)!;
-      const chosen = variants.find((v) => v.id === r.chosen)!;
-      const second = gop.reads.includes(SIGNAL_SLOTS[0]) ? await gop.prepare(env1, chosen.options) : r.prepared;
-      entry.bySlot = [r.prepared, second];
-      Object.assign(choice, { variant: chosen, source: 'tuned', ms: r.ms, defaultMs: r.defaultMs, timings: r.timings.map((t) => ({ id: t.id, ms: t.ms })) });
-      await opts.tuneCache?.set(choice.key, tuneEntry(r));
+      // Timed against slot 0's tensors; the op of slot 1 (signal readers) is prepared after the guard.
+      const pick = opts.tunePick;
+      const r = await tuneOp(this.ctx, { name: choice.op, variants, prepare: (v) => gop.prepare(env0, v.options) }, timer,
+        pick ? { pick: (t) => pick(choice.op, t) } : {});
+      results.push({ choice, r });
       opts.onTune?.(r, ++done, todo.length);
+    }
+    // The step guard (tuner.ts): only when some pick differs from its op's default.
+    const changed = results.filter(({ r }) => r.chosen !== r.defaultId);
+    let verdict: StepVerdict | null = null;
+    if (changed.length) {
+      await refresh();
+      const stepOf = (name: string, prepared: (op: CpcTrainer['ops'][number]) => PreparedOp): PreparedOp => ({
+        name, shapes: {}, flops: 0, bytes: 0,
+        encode: (pass) => { for (const op of this.ops) if (op.phase !== 'optimizer') prepared(op).encode(pass); },
+      });
+      // Both arms run forward + loss + backward of slot 0 (the optimizer is the same in both and
+      // would move the parameters); ops not tuned now keep their current variant in both.
+      const pickOf = new Map(changed.map(({ r }) => [r.op, r]));
+      const tuned = stepOf('step.tuned', (op) => pickOf.get(op.name)?.prepared ?? op.bySlot[0]);
+      const fixed = stepOf('step.fixed', (op) => pickOf.get(op.name)?.defaultPrepared ?? op.bySlot[0]);
+      const tuneMs = results.reduce((s, { r }) => s + r.prepareMs + r.timingMs, 0);
+      const { rounds, guardMs } = await timeStepGuard(timer, tuned, fixed, { tuneMs });
+      this.ctx.throwUncaptured('tune step guard');
+      verdict = {
+        ...stepGuardRule(rounds), picks: Object.fromEntries(changed.map(({ r }) => [r.op, r.chosen])),
+        source: timer.source, guardMs, at: new Date().toISOString(),
+      };
+      this.guard = verdict;
+    }
+    for (const { choice, r } of results) {
+      const gop = this.graph.ops.find((o) => o.name === choice.op)!;
+      const id = verdict && !verdict.kept ? r.defaultId : r.chosen;
+      const variant = gop.tunable!.variants(this.ctx).find((v) => v.id === id)!;
+      const first = id === r.chosen ? r.prepared : r.defaultPrepared;
+      const second = gop.reads.includes(SIGNAL_SLOTS[0]) ? await gop.prepare(env1, variant.options) : first;
+      this.ops.find((o) => o.name === choice.op)!.bySlot = [first, second];
+      const entry = tuneEntry(r, verdict);
+      delete choice.step; // a verdict read with an old cache entry judged other picks
+      Object.assign(choice, {
+        variant, source: 'tuned', ms: entry.ms, defaultMs: r.defaultMs, timings: r.timings.map((t) => ({ id: t.id, ms: t.ms })),
+        ...(verdict ? { step: verdict } : {}),
+      });
+      await opts.tuneCache?.set(choice.key, entry);
     }
     // Leave the activation arena as a fresh trainer has it (zeros): candidates timed in isolation
     // wrote into tensors that alias others, and values a step never produces (huge, subnormal) in

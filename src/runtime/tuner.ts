@@ -13,8 +13,18 @@
 //     around submit + onSubmittedWorkDone; an op too short to time on its own is repeated within
 //     one pass (`inner`) until a sample is ≥ MIN_SAMPLE_MS;
 //   - the median per candidate; the fastest wins only if it beats the default's median by more
-//     than the margin (pickVariant: two standard errors of the difference, at least 5 %), so measurement noise never swaps a default for a kernel that
-//     is not clearly faster, and the tuned step is never slower than the fixed one.
+//     than the margin (pickVariant: two standard errors of the difference, at least 5 %), so
+//     measurement noise never swaps a default for a kernel that is not clearly faster.
+//
+// The step guard (timeStepGuard + stepGuardRule): an op timed alone sits in other caches than inside
+// the step, so a variant faster alone can be slower in the step. When the per-op picks differ from
+// the defaults, whole steps (forward + loss + backward, one pass, as trainStep encodes them) are
+// timed with the picks and with the defaults, interleaved in ABBA rounds, and the picks are kept
+// only when they are faster by a paired sign test over the rounds AND the 95 % bootstrap interval of
+// the speedup lies above 1; otherwise every op goes back to its default, so the tuned step is the
+// fixed step. Its cost is bounded: GUARD_FRACTION of the per-op tuning time, at least
+// MIN_GUARD_ROUNDS and at most MAX_GUARD_ROUNDS rounds of 4 steps.
+import { Rng } from '../cpc/data/rng.ts';
 import { CpcError, ShapeError } from './errors.ts';
 import type { AdapterSummary, GpuContext } from './device.ts';
 import type { PreparedOp } from './kernel.ts';
@@ -22,11 +32,39 @@ import { Profiler } from './profiler.ts';
 import type { KernelVariant } from './variants.ts';
 
 /** Bump when the cache's meaning changes (timing method, key fields): old entries then miss. */
-export const TUNE_CACHE_FORMAT = 1;
+// 2: entries carry the step guard's verdict; a format-1 choice was never checked in the step.
+export const TUNE_CACHE_FORMAT = 2;
+
+/**
+ * The step guard's verdict on one tuning session's picks (see the file header). Speedups are
+ * default / tuned step time (> 1: the picks are faster), as ratio_vs_fixed in bench/tuned.ts.
+ */
+export interface StepVerdict {
+  /** The picks were kept (true) or every op went back to its default (false). */
+  kept: boolean;
+  /** The per-op picks that differed from the defaults, op → variant id: what was put to the test. */
+  picks: Record<string, string>;
+  /** Median ms of one step (forward + loss + backward) with the picks and with the defaults. */
+  tunedMs: number;
+  defaultMs: number;
+  /** Geometric mean over rounds of default / tuned, and its 95 % percentile-bootstrap interval. */
+  speedup: number;
+  lo: number;
+  hi: number;
+  /** Rounds the picks won (strictly faster), of `rounds`; one-sided sign-test p of that many wins by chance. */
+  wins: number;
+  rounds: number;
+  p: number;
+  source: 'timestamp-query' | 'wall-clock';
+  /** Wall ms the guard took (warm-up included). */
+  guardMs: number;
+  /** ISO time of the measurement. */
+  at: string;
+}
 
 /** What the cache remembers for one key. */
 export interface TuneEntry {
-  /** The chosen variant's id. */
+  /** The chosen variant's id (the default when the step guard reverted the session's picks). */
   id: string;
   /** Median time of the chosen variant and of the default (ms per run of the op). */
   ms: number;
@@ -35,6 +73,8 @@ export interface TuneEntry {
   source: 'timestamp-query' | 'wall-clock';
   /** ISO time of the measurement. */
   at: string;
+  /** The step guard's verdict of the session that wrote this entry; absent when every pick was a default (nothing to guard). */
+  step?: StepVerdict;
 }
 
 /** Where choices persist: a JSON file in Node (src/node/tuneCache.ts), IndexedDB in the browser. */
@@ -68,11 +108,23 @@ export class MemoryTuneCache implements TuneCache {
   }
 }
 
+const isSource = (s: unknown) => s === 'timestamp-query' || s === 'wall-clock';
+
+/** True when `v` has the shape of a StepVerdict. */
+export function isStepVerdict(v: unknown): v is StepVerdict {
+  const e = v as StepVerdict;
+  return typeof e === 'object' && e !== null && typeof e.kept === 'boolean' && typeof e.picks === 'object' && e.picks !== null
+    && Object.values(e.picks).every((x) => typeof x === 'string')
+    && [e.tunedMs, e.defaultMs, e.speedup, e.lo, e.hi, e.wins, e.rounds, e.p, e.guardMs].every((x) => typeof x === 'number' && Number.isFinite(x))
+    && isSource(e.source) && typeof e.at === 'string';
+}
+
 /** True when `v` has the shape of a TuneEntry (anything else read from storage is ignored). */
 export function isTuneEntry(v: unknown): v is TuneEntry {
   const e = v as TuneEntry;
   return typeof e === 'object' && e !== null && typeof e.id === 'string' && typeof e.defaultId === 'string'
-    && Number.isFinite(e.ms) && Number.isFinite(e.defaultMs) && (e.source === 'timestamp-query' || e.source === 'wall-clock');
+    && Number.isFinite(e.ms) && Number.isFinite(e.defaultMs) && isSource(e.source)
+    && (e.step === undefined || isStepVerdict(e.step));
 }
 
 /**
@@ -156,6 +208,8 @@ export interface VariantChoice {
   defaultMs?: number;
   /** Only when measured in this session: median ms per candidate. */
   timings?: { id: string; ms: number }[];
+  /** The step guard's verdict on the session that chose this (now, or from the cache entry). */
+  step?: StepVerdict;
 }
 
 /**
@@ -189,7 +243,7 @@ export async function resolveVariants(
     if (!def) throw new CpcError(op.name, 'no kernel variant is valid on this device');
     const hit = opts.mode !== 'off' && opts.cache ? await opts.cache.get(key) : undefined;
     const cached = hit && op.variants.find((c) => c.id === hit.id);
-    if (hit && cached) out.push({ ...base, variant: cached, source: 'cache', ms: hit.ms, defaultMs: hit.defaultMs });
+    if (hit && cached) out.push({ ...base, variant: cached, source: 'cache', ms: hit.ms, defaultMs: hit.defaultMs, ...(hit.step ? { step: hit.step } : {}) });
     else out.push({ ...base, variant: def, source: 'default' });
   }
   return out;
@@ -271,6 +325,8 @@ export class VariantTimer {
   // The profiler already times one op either way: timestamp-query when the device has it (and it is
   // not forced off), else submit + onSubmittedWorkDone around the op's pass.
   private readonly profiler: Profiler;
+  /** Samples taken so far by the method that actually produced them (what the profiler reported). */
+  readonly samplesBy: Record<'timestamp-query' | 'wall-clock', number> = { 'timestamp-query': 0, 'wall-clock': 0 };
   constructor(ctx: GpuContext, opts: { forceWallClock?: boolean } = {}) {
     this.profiler = new Profiler(ctx, 1, opts);
   }
@@ -282,7 +338,9 @@ export class VariantTimer {
   /** ms of `inner` back-to-back runs of `op` in one pass, divided by inner. */
   async time(op: PreparedOp, inner: number): Promise<number> {
     const repeated: PreparedOp = { ...op, encode: (pass) => { for (let i = 0; i < inner; i++) op.encode(pass); } };
-    return (await this.profiler.profile([repeated])).totalMs / inner;
+    const r = await this.profiler.profile([repeated]);
+    this.samplesBy[r.source]++;
+    return r.totalMs / inner;
   }
 }
 
@@ -304,8 +362,9 @@ export interface OpTuneResult {
   margin: number;
   source: 'timestamp-query' | 'wall-clock';
   timings: CandidateTiming[];
-  /** The prepared op of the chosen variant (ready to use). */
+  /** The prepared op of the chosen variant (ready to use), and of the default (for the step guard). */
   prepared: PreparedOp;
+  defaultPrepared: PreparedOp;
   /** Wall ms spent preparing the candidates (pipeline compilation) and timing them. */
   prepareMs: number;
   timingMs: number;
@@ -313,7 +372,8 @@ export interface OpTuneResult {
 
 /** Times every candidate of one op (see the file header) and picks one. */
 export async function tuneOp(
-  ctx: GpuContext, target: TuneTarget, timer: VariantTimer, opts: { rounds?: number; minMargin?: number } = {},
+  ctx: GpuContext, target: TuneTarget, timer: VariantTimer,
+  opts: { rounds?: number; minMargin?: number; pick?: (timings: readonly CandidateTiming[]) => string } = {},
 ): Promise<OpTuneResult> {
   const rounds = opts.rounds ?? TUNE_ROUNDS;
   const t0 = performance.now();
@@ -337,15 +397,141 @@ export async function tuneOp(
   ctx.throwUncaptured(`tune ${target.name}`);
   // Pruned candidates report their warm-up time (one sample: never picked over a timed one).
   const timings = target.variants.map((v, i) => (samples[i]!.length ? summarizeSamples(v.id, samples[i]!) : { id: v.id, ms: warm[i]!, noise: 0, samples: [] }));
-  const { id, margin } = pickVariant(timings, opts.minMargin);
+  const rule = pickVariant(timings, opts.minMargin);
+  const id = opts.pick ? opts.pick(timings) : rule.id;
   const ci = target.variants.findIndex((v) => v.id === id);
+  if (ci < 0) throw new CpcError(target.name, `tuning picked '${id}', which is not a candidate (${target.variants.map((v) => v.id).join(', ')})`);
   return {
-    op: target.name, chosen: id, defaultId: target.variants[0]!.id, ms: timings[ci]!.ms, defaultMs: timings[0]!.ms, margin,
-    source: timer.source, timings, prepared: prepared[ci]!, prepareMs: t1 - t0, timingMs: performance.now() - t1,
+    op: target.name, chosen: id, defaultId: target.variants[0]!.id, ms: timings[ci]!.ms, defaultMs: timings[0]!.ms, margin: rule.margin,
+    source: timer.source, timings, prepared: prepared[ci]!, defaultPrepared: prepared[0]!, prepareMs: t1 - t0, timingMs: performance.now() - t1,
   };
 }
 
-/** The cache entry for a tuning result. */
-export function tuneEntry(r: OpTuneResult): TuneEntry {
-  return { id: r.chosen, ms: r.ms, defaultId: r.defaultId, defaultMs: r.defaultMs, source: r.source, at: new Date().toISOString() };
+/**
+ * The cache entry for a tuning result after the step guard: `verdict` null when the session picked
+ * only defaults (no guard ran); a reverted verdict stores the default as the choice.
+ */
+export function tuneEntry(r: OpTuneResult, verdict: StepVerdict | null = null): TuneEntry {
+  const reverted = verdict !== null && !verdict.kept;
+  return {
+    id: reverted ? r.defaultId : r.chosen, ms: reverted ? r.defaultMs : r.ms, defaultId: r.defaultId, defaultMs: r.defaultMs,
+    source: r.source, at: new Date().toISOString(), ...(verdict ? { step: verdict } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step guard (file header).
+
+/**
+ * The verdict on a set of choices read from the cache: the latest one stored with them (entries
+ * from different tuning sessions carry different verdicts; the latest judged the newest picks).
+ */
+export function latestVerdict(choices: readonly VariantChoice[]): StepVerdict | null {
+  let best: StepVerdict | null = null;
+  for (const c of choices) if (c.step && (!best || c.step.at > best.at)) best = c.step;
+  return best;
+}
+
+/** One line: kept / reverted, the picks, both step times, the speedup with its interval, the rounds. */
+export function formatVerdict(v: StepVerdict | null): string {
+  if (!v) return 'step guard: not run (every pick was a default)';
+  const picks = Object.entries(v.picks).map(([op, id]) => `${op}=${id}`).join(' ');
+  return `step guard: ${v.kept ? 'kept' : 'reverted to defaults'} (${picks}): step ${v.tunedMs.toFixed(2)} ms tuned vs ${v.defaultMs.toFixed(2)} ms default, ` +
+    `speedup ${v.speedup.toFixed(3)} [95 % ${v.lo.toFixed(3)}, ${v.hi.toFixed(3)}], won ${v.wins}/${v.rounds} rounds (sign test p = ${v.p.toFixed(3)}; ${v.source}, ${(v.guardMs / 1000).toFixed(1)} s)`;
+}
+
+/** Fewest rounds the guard times: with 5, only 5 wins of 5 pass the sign test (p = 1/32). */
+export const MIN_GUARD_ROUNDS = 5;
+/** Most rounds: 15 resolve a ≈ 2 % step difference at the few-per-cent spread of a quiet machine. */
+export const MAX_GUARD_ROUNDS = 15;
+/** The guard's share of the per-op tuning time (beyond MIN_GUARD_ROUNDS). */
+export const GUARD_FRACTION = 0.1;
+/** One-sided significance of the sign test. */
+export const GUARD_ALPHA = 0.05;
+const GUARD_BOOTSTRAP = 2000;
+/** Fixed bootstrap seed: the verdict is a function of the timings alone. */
+const GUARD_SEED = 16;
+
+/** One ABBA round: two step times with the picks and two with the defaults, taken in a mirrored order. */
+export interface GuardRound {
+  tuned: readonly number[];
+  fixed: readonly number[];
+}
+
+/** One-sided sign test: P(at least `wins` of `n` fair coin flips). */
+export function signTestP(wins: number, n: number): number {
+  let c = 1, tail = 0; // c = C(n, k), walked from k = 0
+  for (let k = 0; k <= n; k++) {
+    if (k >= wins) tail += c;
+    c = (c * (n - k)) / (k + 1);
+  }
+  return tail / 2 ** n;
+}
+
+/** Rounds the guard times: GUARD_FRACTION of the tuning time over one round's cost, clamped. */
+export function guardRounds(tuneMs: number, roundMs: number): number {
+  const fit = roundMs > 0 && Number.isFinite(roundMs) ? Math.floor((GUARD_FRACTION * tuneMs) / roundMs) : MIN_GUARD_ROUNDS;
+  return Math.min(MAX_GUARD_ROUNDS, Math.max(MIN_GUARD_ROUNDS, fit));
+}
+
+/**
+ * The guard's decision, a pure function of the round timings. Per round, speedup = Σ fixed / Σ tuned
+ * (ABBA: a linear drift in load within the round hits both alike). Kept only when all of:
+ *   - at least MIN_GUARD_ROUNDS rounds;
+ *   - the picks won (speedup > 1 strictly; a tie is no win) in enough rounds that the one-sided sign
+ *     test gives p ≤ GUARD_ALPHA (5 of 5, 6 of 6, 7 of 7 … 12 of 15): a burst of load in a few
+ *     rounds cannot fake it, whatever its size;
+ *   - the 95 % percentile-bootstrap interval of the geometric-mean speedup lies above 1.
+ * Anything else — a tie, noise, a loss, a round with unusable (non-finite, ≤ 0) times, which counts as
+ * a tie — reverts to the defaults: a wrong revert costs a missed gain, a wrong keep a slower step.
+ */
+export function stepGuardRule(rounds: readonly GuardRound[]): Omit<StepVerdict, 'picks' | 'source' | 'guardMs' | 'at'> {
+  const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
+  const logs = rounds.map((r) => {
+    const t = sum(r.tuned), f = sum(r.fixed);
+    const ok = r.tuned.length > 0 && r.fixed.length > 0 && [...r.tuned, ...r.fixed].every((x) => Number.isFinite(x) && x > 0);
+    return ok ? Math.log(f / t) : 0;
+  });
+  const n = logs.length;
+  const wins = logs.filter((l) => l > 0).length;
+  const p = signTestP(wins, n);
+  const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]!; return xs.length ? s / xs.length : 0; };
+  const boot = new Float64Array(n ? GUARD_BOOTSTRAP : 1);
+  if (n) {
+    const rng = new Rng(GUARD_SEED);
+    for (let b = 0; b < GUARD_BOOTSTRAP; b++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += logs[rng.int(n)]!;
+      boot[b] = s / n;
+    }
+    boot.sort();
+  }
+  const lo = Math.exp(boot[Math.floor(0.025 * (boot.length - 1))]!);
+  const hi = Math.exp(boot[Math.ceil(0.975 * (boot.length - 1))]!);
+  const all = (k: 'tuned' | 'fixed') => rounds.flatMap((r) => r[k]).filter((x) => Number.isFinite(x));
+  const tunedMs = all('tuned').length ? median(all('tuned')) : 0;
+  const defaultMs = all('fixed').length ? median(all('fixed')) : 0;
+  const kept = n >= MIN_GUARD_ROUNDS && p <= GUARD_ALPHA && lo > 1;
+  return { kept, tunedMs, defaultMs, speedup: Math.exp(mean(logs)), lo, hi, wins, rounds: n, p };
+}
+
+/**
+ * Times whole steps for the guard: `tuned` and `fixed` are each one prepared op that encodes a
+ * step's dispatches into one pass. One warm-up of each, then guardRounds(tuneMs, …) ABBA rounds
+ * (the order mirrored every other round: TFFT, FTTF) through the tuner's timer.
+ */
+export async function timeStepGuard(
+  timer: VariantTimer, tuned: PreparedOp, fixed: PreparedOp, opts: { tuneMs: number; rounds?: number },
+): Promise<{ rounds: GuardRound[]; guardMs: number }> {
+  const t0 = performance.now();
+  const wt = await timer.time(tuned, 1), wf = await timer.time(fixed, 1);
+  const n = opts.rounds ?? guardRounds(opts.tuneMs, 2 * (wt + wf));
+  const rounds: GuardRound[] = [];
+  for (let r = 0; r < n; r++) {
+    const round = { tuned: [] as number[], fixed: [] as number[] };
+    const order = r % 2 ? ['fixed', 'tuned', 'tuned', 'fixed'] as const : ['tuned', 'fixed', 'fixed', 'tuned'] as const;
+    for (const which of order) round[which].push(await timer.time(which === 'tuned' ? tuned : fixed, 1));
+    rounds.push(round);
+  }
+  return { rounds, guardMs: performance.now() - t0 };
 }
