@@ -12,7 +12,8 @@ import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts'
 import { NodeTuneCache, TUNE_CACHE_FILE } from '../src/node/tuneCache.ts';
 import { ShapeError } from '../src/runtime/errors.ts';
 import {
-  MemoryTuneCache, pickVariant, resolveVariants, summarizeSamples, tuneKey, MIN_TUNE_MARGIN, type TuneEntry,
+  formatVerdict, guardRounds, isTuneEntry, latestVerdict, MemoryTuneCache, pickVariant, resolveVariants, signTestP, stepGuardRule,
+  summarizeSamples, tuneKey, GUARD_FRACTION, MAX_GUARD_ROUNDS, MIN_GUARD_ROUNDS, MIN_TUNE_MARGIN, type GuardRound, type StepVerdict, type TuneEntry,
 } from '../src/runtime/tuner.ts';
 import { testDevice } from './helpers/gpu.ts';
 import { cli, lastJson } from './helpers/cli.ts';
@@ -57,6 +58,77 @@ describe('pickVariant', () => {
   });
 });
 
+describe('stepGuardRule (the step guard decision, on injected timings)', () => {
+  // Round r: the picks take tuned[r] ms, the defaults fixed[r] ms; ABBA gives two samples of each.
+  const rounds = (tuned: number[], fixed: number[]): GuardRound[] => tuned.map((t, r) => ({ tuned: [t, t], fixed: [fixed[r]!, fixed[r]!] }));
+  const wobble = (ms: number, n: number, spread: number) => Array.from({ length: n }, (_, r) => ms * (1 + spread * Math.sin(1.7 * r + 0.3)));
+
+  it('signTestP is the binomial tail; guardRounds is GUARD_FRACTION of the tuning time, clamped', () => {
+    expect(signTestP(5, 5)).toBe(1 / 32);
+    expect(signTestP(0, 7)).toBe(1);
+    expect(signTestP(6, 7)).toBeCloseTo(8 / 128, 15);
+    expect(signTestP(12, 15)).toBeCloseTo((1 + 15 + 105 + 455) / 32768, 15);
+    expect(signTestP(11, 15)).toBeGreaterThan(0.05); // so 15 rounds need 12 wins
+    expect(guardRounds(60_000, 1000)).toBe(Math.floor((GUARD_FRACTION * 60_000) / 1000)); // 6
+    expect(guardRounds(600_000, 100)).toBe(MAX_GUARD_ROUNDS);
+    expect(guardRounds(1000, 1000)).toBe(MIN_GUARD_ROUNDS);
+    expect(guardRounds(1000, Number.NaN)).toBe(MIN_GUARD_ROUNDS);
+  });
+
+  it('kept: picks faster in every round; the interval is above 1 and contains the true speedup', () => {
+    const v = stepGuardRule(rounds(wobble(90, 8, 0.02), wobble(100, 8, 0.02)));
+    expect([v.kept, v.wins, v.rounds]).toEqual([true, 8, 8]);
+    expect(v.p).toBe(1 / 256);
+    expect(v.lo).toBeGreaterThan(1);
+    expect(v.lo).toBeLessThanOrEqual(100 / 90);
+    expect(v.hi).toBeGreaterThanOrEqual(100 / 90);
+    expect(v.speedup).toBeCloseTo(100 / 90, 10); // same wobble on both: every round's ratio is 100/90
+    expect(v.tunedMs).toBeLessThan(v.defaultMs);
+  });
+
+  it('reverted: picks slower; ties (identical timings) revert; too few rounds revert', () => {
+    const slow = stepGuardRule(rounds(wobble(110, 8, 0.02), wobble(100, 8, 0.02)));
+    expect([slow.kept, slow.wins]).toEqual([false, 0]);
+    expect(slow.hi).toBeLessThan(1);
+    const tie = stepGuardRule(rounds(wobble(100, 8, 0.03), wobble(100, 8, 0.03)));
+    expect([tie.kept, tie.wins, tie.speedup, tie.lo, tie.hi]).toEqual([false, 0, 1, 1, 1]);
+    expect(tie.p).toBe(1);
+    // 4 rounds all won by 20 %: the sign test could not reach p ≤ 0.05 (1/16), so no keep.
+    const short = stepGuardRule(rounds([80, 80, 80, 80], [100, 100, 100, 100]));
+    expect([short.kept, short.wins, short.rounds]).toEqual([false, 4, 4]);
+    expect(stepGuardRule([]).kept).toBe(false);
+  });
+
+  it('noisy: a median gain with rounds that disagree reverts; a burst that wins the sign test but not the interval reverts', () => {
+    // Picks 10 % faster on average but lose 2 rounds of 8 (p = 37/256 ≈ 0.14).
+    const tuned = [85, 86, 112, 84, 87, 115, 85, 86];
+    const noisy = stepGuardRule(rounds(tuned, Array(8).fill(100)));
+    expect([noisy.kept, noisy.wins]).toEqual([false, 6]);
+    expect(noisy.p).toBeCloseTo(37 / 256, 12);
+    // 7 of 8 rounds won by 3 % (sign test p = 9/256 passes) but one round 3× slower: the geometric
+    // mean is below 1 and the interval reaches below 1, so the picks go.
+    const burst = stepGuardRule(rounds([97, 97, 97, 300, 97, 97, 97, 97], Array(8).fill(100)));
+    expect([burst.kept, burst.wins]).toEqual([false, 7]);
+    expect(burst.p).toBeLessThanOrEqual(0.05);
+    expect(burst.lo).toBeLessThan(1);
+    // A round with an unusable sample (NaN, 0) counts as a tie: 7 wins of 8 with one such round.
+    const bad = rounds(wobble(90, 8, 0.01), wobble(100, 8, 0.01));
+    bad[3] = { tuned: [Number.NaN, 90], fixed: [100, 100] };
+    bad[5] = { tuned: [90, 90], fixed: [0, 100] };
+    const b = stepGuardRule(bad);
+    expect(b.wins).toBe(6);
+    expect(b.kept).toBe(false); // 6 of 8: p = 37/256
+  });
+
+  it('deterministic: the same timings give the same verdict (fixed bootstrap seed); ABBA halves count per round', () => {
+    const r = rounds([95, 99, 93, 97, 96, 94, 98, 92, 95, 96], [100, 98, 101, 99, 100, 97, 100, 99, 98, 100]);
+    expect(stepGuardRule(r)).toEqual(stepGuardRule(r.map((x) => ({ tuned: [...x.tuned], fixed: [...x.fixed] }))));
+    // A round's ratio is Σ fixed / Σ tuned: one slow half of a round is averaged with the other half.
+    const v = stepGuardRule([{ tuned: [90, 120], fixed: [100, 100] }, ...rounds([90, 90, 90, 90, 90], Array(5).fill(100))]);
+    expect([v.wins, v.rounds]).toEqual([5, 6]); // 210 > 200: round 0 is a loss
+  });
+});
+
 describe('tuning caches', () => {
   it('the key changes with the adapter/driver string, the op, the dims and the candidate list', async () => {
     const ctx = await testDevice();
@@ -94,6 +166,37 @@ describe('tuning caches', () => {
     await cache.set(tuneKey(ctx.adapter, op.name, op.dims, ids), entry('gone', ids[0]!));
     c = (await resolveVariants(ctx, ops, { cache })).find((x) => x.op === op.name)!;
     expect(c.source).toBe('default');
+  });
+
+  it('the step verdict round-trips through the caches and resolveVariants; a malformed one drops the entry', async () => {
+    const verdict: StepVerdict = {
+      kept: false, picks: { 'gru.bwd': 'x' }, tunedMs: 12.5, defaultMs: 11.25, speedup: 0.9, lo: 0.85, hi: 0.95, wins: 0, rounds: 6,
+      p: 1, source: 'timestamp-query', guardMs: 1234, at: '2026-01-02T00:00:00Z',
+    };
+    const withStep = { ...entry('d', 'd'), step: verdict };
+    expect(isTuneEntry(withStep)).toBe(true);
+    expect(isTuneEntry({ ...entry('d', 'd'), step: { ...verdict, kept: 'no' } })).toBe(false);
+    expect(isTuneEntry({ ...entry('d', 'd'), step: { ...verdict, speedup: null } })).toBe(false);
+    const dir = join(root, 'verdictcache');
+    await new NodeTuneCache({ dir }).set('k', withStep);
+    expect(await new NodeTuneCache({ dir }).get('k')).toEqual(withStep);
+    // resolveVariants carries it to the choice (and only for this adapter string: another one misses).
+    const ctx = await testDevice();
+    const ops = graphTunables(buildCpcGraph(cfg), ctx);
+    const op = ops.find((o) => o.name === 'gru.bwd')!;
+    const ids = op.variants.map((v) => v.id);
+    const cache = new MemoryTuneCache();
+    await cache.set(tuneKey({ ...ctx.adapter, description: `${ctx.adapter.description} (other driver)` }, op.name, op.dims, ids), { ...withStep, id: ids[0]! });
+    expect(latestVerdict(await resolveVariants(ctx, ops, { cache }))).toBeNull();
+    await cache.set(tuneKey(ctx.adapter, op.name, op.dims, ids), { ...withStep, id: ids[0]! });
+    const newer = { ...verdict, kept: true, at: '2026-02-01T00:00:00Z' };
+    const op2 = ops.find((o) => o.name === 'gru.fwd')!;
+    await cache.set(tuneKey(ctx.adapter, op2.name, op2.dims, op2.variants.map((v) => v.id)), { ...entry(op2.variants[0]!.id, op2.variants[0]!.id), step: newer });
+    const choices = await resolveVariants(ctx, ops, { cache });
+    expect(choices.find((c) => c.op === 'gru.bwd')!.step).toEqual(verdict);
+    expect(latestVerdict(choices)).toEqual(newer);
+    expect(formatVerdict(verdict)).toBe('step guard: reverted to defaults (gru.bwd=x): step 12.50 ms tuned vs 11.25 ms default, ' +
+      'speedup 0.900 [95 % 0.850, 0.950], won 0/6 rounds (sign test p = 1.000; timestamp-query, 1.2 s)');
   });
 
   it('explicit ids: an invalid one is refused naming the op and the valid ids; an unknown op too', async () => {
