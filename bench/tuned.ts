@@ -28,7 +28,8 @@ export async function measureTuned(b: BenchContext, name: PresetName, steps: num
   const t0 = performance.now();
   const tuned = await CpcTrainer.create(b.ctx, cfg, {
     metricsEvery: steps, tune: 'measure', tuneCache: new MemoryTuneCache(),
-    onTune: (r, done, total) => b.log(`  [${done}/${total}] ${r.op}: ${r.chosen} ${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms`),
+    onTune: (r, done, total) => b.log(`  [${done}/${total}] ${r.op}: ${r.chosen} ${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms; ` +
+      r.timings.map((t) => `${t.id}:${t.ms.toFixed(2)}${t.samples.length ? `±${(100 * t.noise).toFixed(0)}%` : ' (pruned)'}`).join(' ')),
   });
   const tuneS = (performance.now() - t0) / 1000;
   const times = { tuned: [] as number[], fixed: [] as number[] };
@@ -81,6 +82,8 @@ export async function measureTuned(b: BenchContext, name: PresetName, steps: num
     tune_s: Math.round(tuneS * 10) / 10,
     block_ms: { tuned: times.tuned.map((x) => Math.round(x * 10) / 10), fixed: times.fixed.map((x) => Math.round(x * 10) / 10) },
     variants: tuned.variants(),
+    // Per op, each candidate's median ms alone (a pruned one: its warm-up): which variant wins where.
+    op_timings: Object.fromEntries(tuned.variantChoices.map((c) => [c.op, Object.fromEntries((c.timings ?? []).map((t) => [t.id, Math.round(t.ms * 1000) / 1000]))])),
     variants_non_default: chosen,
   });
 }
