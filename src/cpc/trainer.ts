@@ -268,8 +268,10 @@ export class CpcTrainer {
         encode: (pass) => { for (const op of this.ops) if (op.phase !== 'optimizer') prepared(op).encode(pass); },
       });
       // Both arms run forward + loss + backward of slot 0 (the optimizer is the same in both and
-      // would move the parameters); ops not tuned now keep their current variant in both.
-      const pickOf = new Map(changed.map(({ r }) => [r.op, r]));
+      // would move the parameters). Every op tuned now runs its pick / its default (a pick equal to
+      // the default is the same in both, not the variant a cache entry gave it before); ops not
+      // tuned now keep their current variant in both.
+      const pickOf = new Map(results.map(({ r }) => [r.op, r]));
       const tuned = stepOf('step.tuned', (op) => pickOf.get(op.name)?.prepared ?? op.bySlot[0]);
       const fixed = stepOf('step.fixed', (op) => pickOf.get(op.name)?.defaultPrepared ?? op.bySlot[0]);
       const tuneMs = results.reduce((s, { r }) => s + r.prepareMs + r.timingMs, 0);
