@@ -2,7 +2,7 @@
 // it runs without the optional tfjs packages.
 import { resolveConfig, type PresetName } from '../src/cpc/config.ts';
 import { createSyntheticDataset, WindowSampler } from '../src/cpc/data/index.ts';
-import { CpcTrainer } from '../src/cpc/trainer.ts';
+import { CpcTrainer, type TrainerOptions } from '../src/cpc/trainer.ts';
 import { formatVerdict, MemoryTuneCache, stepGuardRule } from '../src/runtime/tuner.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
@@ -15,7 +15,11 @@ import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from
  * by the step guard's own rule (stepGuardRule: geometric mean, percentile bootstrap over the blocks,
  * sign test), plus the per-op picks, the guard's verdict on them and the variants finally used.
  */
-export async function measureTuned(b: BenchContext, name: PresetName, steps: number, blocks: number): Promise<BenchResult> {
+export async function measureTuned(
+  b: BenchContext, name: PresetName, steps: number, blocks: number,
+  /** Experiments only: more options for the tuned trainer (e.g. a tunePick that bypasses the per-op rule, to see the step guard judge it). */
+  tunedOptions: Pick<TrainerOptions, 'tunePick' | 'tuneOps'> = {},
+): Promise<BenchResult> {
   const cfg = resolveConfig(name);
   const ds = createSyntheticDataset({ seed: 1, speakers: 4, utterancesPerSpeaker: 3 });
   const sampler = new WindowSampler(ds, 'train', { B: cfg.batchSize, L: cfg.window, seed: 1 });
@@ -27,7 +31,7 @@ export async function measureTuned(b: BenchContext, name: PresetName, steps: num
   b.log(`e2e.${name}.tuned: tuning`);
   const t0 = performance.now();
   const tuned = await CpcTrainer.create(b.ctx, cfg, {
-    metricsEvery: steps, tune: 'measure', tuneCache: new MemoryTuneCache(),
+    ...tunedOptions, metricsEvery: steps, tune: 'measure', tuneCache: new MemoryTuneCache(),
     onTune: (r, done, total) => b.log(`  [${done}/${total}] ${r.op}: ${r.chosen} ${r.ms.toFixed(3)} ms vs default ${r.defaultMs.toFixed(3)} ms; ` +
       r.timings.map((t) => `${t.id}:${t.ms.toFixed(2)}${t.samples.length ? `±${(100 * t.noise).toFixed(0)}%` : ' (pruned)'}`).join(' ')),
   });
