@@ -39,6 +39,12 @@ export interface PeerTiming {
   adapter: string;
 }
 
+/**
+ * The jax-js peer's package, pinned as in package.json (devDependencies; an optional peer dependency
+ * for users). Here, not in jaxCpc.ts, so the e2e suite can name the install line when the package is absent.
+ */
+export const JAX_PACKAGE = '@jax-js/jax@0.1.25';
+
 export const CHANNEL_NORM_EPS = 1e-5;
 /** PyTorch's Adam defaults (tfjs would use the backend's epsilon, 1e-7, otherwise). */
 export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };

@@ -36,8 +36,7 @@ import {
   validatePeerConfig, type PeerConfig, type PeerOptions, type PeerTiming,
 } from './common.ts';
 
-/** The version pinned in package.json devDependencies (the e2e row names it). */
-export const JAX_PACKAGE = '@jax-js/jax@0.1.25';
+export { JAX_PACKAGE } from './common.ts';
 
 type Arr = np.Array;
 /** Parameters (or Adam moments) by PyTorch name. */
