@@ -273,26 +273,34 @@ export async function createJaxPeer(cfg: PeerConfig, opts: PeerOptions = {}): Pr
   };
 }
 
+export interface JaxPeerTiming extends PeerTiming {
+  /** The first step's wall time: tracing the unrolled step, jax-js's kernel fusion and codegen, pipeline compiles. */
+  firstStepMs: number;
+}
+
 /**
  * Trains `warmup + steps` steps on one fixed batch and times the last `steps`. Warm-up matters
- * more than for tfjs: the first call traces the whole unrolled step and compiles every fused kernel.
+ * more than for tfjs: the first call traces the whole unrolled step and compiles every fused kernel
+ * (GRU kernels of different time steps differ in their baked-in slice offsets, so each compiles).
  */
 export async function timeJaxPeerSteps(
   cfg: PeerConfig,
   run: { warmup: number; steps: number; signal?: Float32Array } & PeerOptions,
-): Promise<PeerTiming> {
+): Promise<JaxPeerTiming> {
   checkTimingRun('timeJaxPeerSteps', run);
   const peer = await createJaxPeer(cfg, run);
   try {
     const signal = run.signal ?? peerSignal(cfg);
     const losses: number[] = [];
     const stepMs: number[] = [];
+    let firstStepMs = 0;
     for (let i = 0; i < run.warmup + run.steps; i++) {
       const t0 = performance.now();
       losses.push(await peer.step(signal));
+      if (i === 0) firstStepMs = performance.now() - t0;
       if (i >= run.warmup) stepMs.push(performance.now() - t0);
     }
-    return { msPerStep: median(stepMs), stepMs, losses, T: peer.T, adapter: peer.adapter };
+    return { msPerStep: median(stepMs), stepMs, firstStepMs, losses, T: peer.T, adapter: peer.adapter };
   } finally {
     peer.dispose();
   }

@@ -22,7 +22,7 @@ for (const name of names) {
   const t0 = performance.now();
   const r = await time(cfg, { warmup: Number(values.warmup), steps: Number(values.steps) });
   process.stderr.write(`${values.peer} ${name}: ${r.msPerStep.toFixed(1)} ms/step on ${r.adapter} (total ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  process.stdout.write(`${JSON.stringify({ peer: values.peer, name, cfg, T: r.T, ms_per_step: r.msPerStep, step_ms: r.stepMs, losses: r.losses, samples_per_s: (cfg.B * 1000) / r.msPerStep, adapter: r.adapter })}\n`);
+  process.stdout.write(`${JSON.stringify({ peer: values.peer, name, cfg, T: r.T, ms_per_step: r.msPerStep, step_ms: r.stepMs, ...('firstStepMs' in r ? { first_step_ms: r.firstStepMs } : {}), losses: r.losses, samples_per_s: (cfg.B * 1000) / r.msPerStep, adapter: r.adapter })}\n`);
 }
 // The peers leave the process-wide Dawn instance alive; dropping it lets Node exit.
 releaseNodeGpu();
