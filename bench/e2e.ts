@@ -1,10 +1,12 @@
 // End-to-end training-step benchmark of the CLI (`cpc-webgpu bench --e2e`): bench/e2eCore.ts's rows,
 // plus — in the same run on the same adapter — the same model and loss trained with
-// tfjs-backend-webgpu, and (where Debian's python3-torch is installed) with PyTorch on the CPU
-// (interop/pytorch, same init and batch). Node only: the peers need Dawn in Node and a subprocess.
+// tfjs-backend-webgpu, with jax-js (jit, where @jax-js/jax is installed), and (where Debian's
+// python3-torch is installed) with PyTorch on the CPU (interop/pytorch, same init and batch).
+// Node only: the peers need Dawn in Node and a subprocess.
 import { tunedSuite } from './tuned.ts';
 import type { BenchSuite } from './types.ts';
 import { e2eSuiteWith, type E2ePeer } from './e2eCore.ts';
+import { JAX_PACKAGE } from './peer/common.ts';
 import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 
@@ -15,6 +17,34 @@ const tfjsPeer: E2ePeer = async ({ b, name, ms }) => {
   const p = await timePeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
   b.log(`e2e.${name}: peer ${p.msPerStep.toFixed(1)} ms/step → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
   return { peer: 'tfjs-backend-webgpu@4.22.0', peer_ms: Math.round(p.msPerStep * 10) / 10, ratio_vs_peer: Math.round((p.msPerStep / ms) * 100) / 100 };
+};
+
+/** The jax-js peer module, or why it cannot load: imported on first use so a missing package costs one line, not the suite. */
+async function loadJaxPeer(): Promise<typeof import('./peer/jaxCpc.ts') | string> {
+  try {
+    return await import('./peer/jaxCpc.ts');
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && (err.message ?? '').includes('@jax-js/jax')) return `@jax-js/jax is not installed (install it with: npm install ${JAX_PACKAGE})`;
+    throw e;
+  }
+}
+
+const jaxPeer: E2ePeer = async ({ b, name, ms }) => {
+  const peerCfg = (PEER_CONFIGS as Record<string, (typeof PEER_CONFIGS)['tiny']>)[name];
+  if (!peerCfg) return {};
+  const jax = await loadJaxPeer();
+  if (typeof jax === 'string') {
+    b.log(`e2e.${name}: no jax-js peer: ${jax}`);
+    return { peer_jax_missing: jax };
+  }
+  b.log(`e2e.${name}: peer jax-js (jit, webgpu)`);
+  const p = await jax.timeJaxPeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
+  b.log(`e2e.${name}: jax-js ${p.msPerStep.toFixed(1)} ms/step (first step, trace + compile: ${(p.firstStepMs / 1000).toFixed(1)} s) → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
+  return {
+    peer_jax: `${JAX_PACKAGE} (jit, webgpu)`, peer_jax_ms: Math.round(p.msPerStep * 10) / 10, ratio_vs_jax: Math.round((p.msPerStep / ms) * 100) / 100,
+    peer_jax_first_step_s: Math.round(p.firstStepMs / 100) / 10,
+  };
 };
 
 const torchPeer: E2ePeer = async ({ b, name, cfg, signal, ms }) => {
@@ -45,7 +75,7 @@ function tolerant(prefix: string, peer: E2ePeer): E2ePeer {
   };
 }
 
-const e2eWithPeers = e2eSuiteWith([tolerant('peer', tfjsPeer), tolerant('peer_torch', torchPeer)]);
+const e2eWithPeers = e2eSuiteWith([tolerant('peer', tfjsPeer), tolerant('peer_jax', jaxPeer), tolerant('peer_torch', torchPeer)]);
 
 /** The Node e2e suite: fixed-kernel rows with their peers, then tuned-vs-fixed rows (bench/tuned.ts). */
 export const e2eSuite: BenchSuite = {

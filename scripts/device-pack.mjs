@@ -7,6 +7,7 @@
 //   node_modules/      the runtime closure of dist/ (webgpu with only its linux-x64 dawn.node, wavefile,
 //                      the flac decoder, cli-progress), the tfjs peer of `bench --e2e` (only each
 //                      @tensorflow package's Node entry file: the other bundles are ~95 % of its 290 MB),
+//                      the jax-js peer (@jax-js/jax, 0.8 MB of JS),
 //                      and vitest with its dependencies for the kernel-vs-oracle tests
 //   lib/               the Vulkan loader and GLVND libraries of this machine, used there only for the
 //                      ones its ldconfig lacks (NVIDIA's Vulkan ICD needs libGLX/libGLdispatch)
@@ -27,7 +28,7 @@ const TREE_RESERVE = 8 * 1024 * 1024;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const ROOTS = [
   ...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}),
-  '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'vitest',
+  '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@jax-js/jax', 'vitest',
 ];
 
 /** Package folder of `name` as resolved from folder `from` (node's lookup: node_modules up the tree). */

@@ -28,34 +28,16 @@
 // on this device" otherwise), so a navigator holding that GPU is installed while the peer lives.
 // tfjs has one global engine: only one peer may be alive at a time.
 
-import { paramShapes } from '../../src/cpc/config.ts';
-import { Rng } from '../../src/cpc/data/rng.ts';
-import { initParams } from '../../src/cpc/params.ts';
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { createNodeGpu } from '../../src/node/gpu.ts';
+import {
+  ADAM, CHANNEL_NORM_EPS, checkTimingRun, installNavigatorGpu, median, numel, peerInitParams, peerParamShapes, peerSignal, validatePeerConfig,
+  type PeerConfig, type PeerOptions, type PeerTiming,
+} from './common.ts';
 
-export interface PeerConfig {
-  B: number;
-  L: number;
-  /** C */
-  channels: number;
-  kernels: readonly number[];
-  strides: readonly number[];
-  norm: boolean;
-  H: number;
-  K: number;
-  lr: number;
-}
-
-export interface PeerOptions {
-  /** A WebGPU `GPU` (navigator.gpu-like). Default: the process-wide Dawn instance of src/node/gpu.ts. */
-  gpu?: GPU;
-  /** Initial weights by PyTorch name (see peerParamShapes); default: a seeded PyTorch-style init. */
-  params?: Map<string, Float64Array>;
-  /** Seed of the default init. */
-  seed?: number;
-}
+// The shared peer API, re-exported so callers of the tfjs peer keep one import.
+export { PEER_CONFIGS, peerFrames, peerInitParams, peerParamShapes, peerSignal, type PeerConfig, type PeerOptions, type PeerTiming } from './common.ts';
 
 export interface TfjsPeer {
   readonly cfg: PeerConfig;
@@ -77,44 +59,6 @@ export interface TfjsPeer {
   dispose(): void;
 }
 
-const CHANNEL_NORM_EPS = 1e-5;
-/** PyTorch's Adam defaults (tfjs would use the backend's epsilon, 1e-7, otherwise). */
-const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Frame count after the conv stack (no padding: every layer floors). */
-export function peerFrames(cfg: Pick<PeerConfig, 'L' | 'kernels' | 'strides'>): number {
-  let len = cfg.L;
-  for (let i = 0; i < cfg.kernels.length; i++) len = Math.floor((len - cfg.kernels[i]!) / cfg.strides[i]!) + 1;
-  return len;
-}
-
-function validateConfig(cfg: PeerConfig): number {
-  const where = `tfjsPeer(B=${cfg.B}, L=${cfg.L}, C=${cfg.channels}, H=${cfg.H}, K=${cfg.K}, kernels=[${cfg.kernels}], strides=[${cfg.strides}])`;
-  const posInt = (x: number) => Number.isInteger(x) && x > 0;
-  if (![cfg.B, cfg.L, cfg.channels, cfg.H, cfg.K].every(posInt)) throw new RangeError(`${where}: B, L, C, H, K must be positive integers`);
-  if (cfg.kernels.length === 0 || cfg.kernels.length !== cfg.strides.length) throw new RangeError(`${where}: kernels and strides must be non-empty and of equal length`);
-  if (![...cfg.kernels, ...cfg.strides].every(posInt)) throw new RangeError(`${where}: kernels and strides must be positive integers`);
-  if (cfg.norm && cfg.channels < 2) throw new RangeError(`${where}: ChannelNorm's unbiased variance needs C ≥ 2`);
-  if (!(cfg.lr > 0)) throw new RangeError(`${where}: lr must be > 0`);
-  let len = cfg.L;
-  for (let i = 0; i < cfg.kernels.length; i++) {
-    if (len < cfg.kernels[i]!) throw new RangeError(`${where}: layer ${i} input length ${len} < kernel ${cfg.kernels[i]}`);
-    len = Math.floor((len - cfg.kernels[i]!) / cfg.strides[i]!) + 1;
-  }
-  if (len <= cfg.K) throw new RangeError(`${where}: T=${len} frames, InfoNCE needs T > K`);
-  return len;
-}
-
-/** Every parameter's PyTorch name and shape: the runtime's own list (src/cpc/config.ts), so both sides train the same model. */
-export function peerParamShapes(cfg: PeerConfig): Map<string, number[]> {
-  return paramShapes({
-    channels: cfg.channels, hidden: cfg.H, predictionSteps: cfg.K, kernels: [...cfg.kernels], strides: [...cfg.strides],
-    norm: cfg.norm, predictorBias: false,
-  });
-}
-
 const isConvWeight = (name: string): boolean => /^encoder\.\d+\.weight$/.test(name);
 
 /** PyTorch [Cout, Cin, k] ↔ tfjs [k, Cin, Cout]: the transpose is its own inverse. */
@@ -133,36 +77,7 @@ function tfShape(name: string, shape: number[]): number[] {
   return isConvWeight(name) ? [shape[2]!, shape[1]!, shape[0]!] : shape;
 }
 
-/** PyTorch's default init, seeded: the runtime's own initParams, so the peer starts from what we start from. */
-export function peerInitParams(cfg: PeerConfig, seed = 1): Map<string, Float64Array> {
-  const ours = initParams({
-    channels: cfg.channels, hidden: cfg.H, predictionSteps: cfg.K, kernels: [...cfg.kernels], strides: [...cfg.strides],
-    norm: cfg.norm, predictorBias: false,
-  }, seed);
-  return new Map([...ours].map(([name, a]) => [name, Float64Array.from(a)]));
-}
-
-/** A reproducible [B·L] test waveform (uniform noise in ±1). */
-export function peerSignal(cfg: Pick<PeerConfig, 'B' | 'L'>, seed = 7): Float32Array {
-  const rng = new Rng(seed);
-  const s = new Float32Array(cfg.B * cfg.L);
-  for (let i = 0; i < s.length; i++) s[i] = rng.uniform(-1, 1);
-  return s;
-}
-
 let alive = false;
-
-/** Puts `gpu` on globalThis.navigator; returns the undo (Node ≥ 21 has its own navigator getter). */
-function installNavigatorGpu(gpu: GPU): () => void {
-  const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (g.navigator?.gpu === gpu) return () => {};
-  const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true, enumerable: false });
-  return () => {
-    if (saved) Object.defineProperty(globalThis, 'navigator', saved);
-    else delete g.navigator;
-  };
-}
 
 async function startWebGpuBackend(gpu: GPU): Promise<{ device: GPUDevice; adapter: string }> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -196,7 +111,7 @@ async function startWebGpuBackend(gpu: GPU): Promise<{ device: GPUDevice; adapte
 }
 
 export async function createTfjsPeer(cfg: PeerConfig, opts: PeerOptions = {}): Promise<TfjsPeer> {
-  const T = validateConfig(cfg);
+  const T = validatePeerConfig('tfjsPeer', cfg);
   if (alive) throw new Error('tfjsPeer: another peer is alive (tfjs has one global engine); dispose it first');
   const gpu = opts.gpu ?? createNodeGpu();
   const restoreNavigator = installNavigatorGpu(gpu);
@@ -369,17 +284,6 @@ export async function createTfjsPeer(cfg: PeerConfig, opts: PeerOptions = {}): P
   };
 }
 
-export interface PeerTiming {
-  /** Median wall time of one step (upload, forward, backward, Adam, loss readback). */
-  msPerStep: number;
-  /** Every measured step's time, in order. */
-  stepMs: number[];
-  /** The loss of every step, warm-up included, in order. */
-  losses: number[];
-  T: number;
-  adapter: string;
-}
-
 /**
  * Trains `warmup + steps` steps on one fixed batch and times the last `steps`. Warm-up matters:
  * tfjs compiles a pipeline the first time it meets each shader key, inside the first step.
@@ -388,9 +292,7 @@ export async function timePeerSteps(
   cfg: PeerConfig,
   run: { warmup: number; steps: number; signal?: Float32Array } & PeerOptions,
 ): Promise<PeerTiming> {
-  if (!Number.isInteger(run.warmup) || run.warmup < 0 || !Number.isInteger(run.steps) || run.steps < 1) {
-    throw new RangeError(`timePeerSteps: need integer warmup ≥ 0 and steps ≥ 1 (got ${run.warmup}, ${run.steps})`);
-  }
+  checkTimingRun('timePeerSteps', run);
   const peer = await createTfjsPeer(cfg, run);
   try {
     const signal = run.signal ?? peerSignal(cfg);
@@ -401,17 +303,8 @@ export async function timePeerSteps(
       losses.push(await peer.step(signal));
       if (i >= run.warmup) stepMs.push(performance.now() - t0);
     }
-    const sorted = [...stepMs].sort((a, b) => a - b);
-    const m = sorted.length >> 1;
-    const msPerStep = sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
-    return { msPerStep, stepMs, losses, T: peer.T, adapter: peer.adapter };
+    return { msPerStep: median(stepMs), stepMs, losses, T: peer.T, adapter: peer.adapter };
   } finally {
     peer.dispose();
   }
 }
-
-/** The issue's tiny and small e2e configs (the paper config is the e2e suite's to choose). */
-export const PEER_CONFIGS: Record<'tiny' | 'small', PeerConfig> = {
-  tiny: { B: 8, L: 10240, channels: 32, kernels: [10, 8, 4, 4, 4], strides: [5, 4, 2, 2, 2], norm: false, H: 32, K: 4, lr: 2e-4 },
-  small: { B: 8, L: 20480, channels: 64, kernels: [10, 8, 4, 4, 4], strides: [5, 4, 2, 2, 2], norm: false, H: 64, K: 4, lr: 2e-4 },
-};

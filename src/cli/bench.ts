@@ -14,7 +14,9 @@ import { UsageError } from './usage.ts';
 export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
   --only a,b,…                suites to run: ${Object.keys(SUITES).join(', ')} (default: all but e2e, tuned and soak)
   --e2e                       end-to-end training step vs the same model in tfjs-backend-webgpu
-                              (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0)
+                              (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0),
+                              in jax-js (jit) where installed (npm install @jax-js/jax@0.1.25), and in PyTorch
+                              on the CPU where /usr/bin/python3 imports torch
   --presets tiny,small,paper  the e2e suite's presets (default tiny and small, plus paper unless --quick/--no-paper)
   --quick                     fewer repetitions, no paper-size shapes (smoke runs)
   --no-paper                  skip the paper-size shapes
