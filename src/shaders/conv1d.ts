@@ -583,7 +583,7 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
     : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
   if (d.norm) {
     specs.push({
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: 'forward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: d.Cout % 4 === 0 ? 'forwardVec4' : 'forward',
       constants: { C: d.Cout, NF: g.M, EPS: CHANNEL_NORM_EPS },
       bindings: [t.y, t.normWeight!, t.normBias!, t.xhat!, t.rstd!], workgroups: grid1d(ctx, ceilDiv(g.M, FLAT_WG)),
     });
@@ -653,15 +653,17 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   const tpad = inputGrad ? g.TPAD : d.Tout;
   const padf = inputGrad ? g.padFront : 0;
   const specs: DispatchSpec[] = [];
+  // ChannelNorm's 4-channel entry points (same sums, same order: bitwise the scalar ones' results).
+  const norm4 = d.Cout % 4 === 0;
   if (d.norm) {
     specs.push({
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'backward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: norm4 ? 'backwardVec4' : 'backward',
       constants: { C: d.Cout, NF: g.M, TOUT: d.Tout, TPAD: tpad, PADF: padf, NB: d.B },
       bindings: [t.dy, t.y, t.xhat!, t.rstd!, t.normWeight!, duPad!], workgroups: grid1d(ctx, ceilDiv(d.B * tpad, FLAT_WG)),
     }, {
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramPartial',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: norm4 ? 'paramPartialVec4' : 'paramPartial',
       constants: { C: d.Cout, NF: g.M, CH: g.NCH, CHUNKS: g.NCHUNKS },
-      bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv(d.Cout * g.NCHUNKS, FLAT_WG)),
+      bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv((norm4 ? d.Cout / 4 : d.Cout) * g.NCHUNKS, FLAT_WG)),
     }, {
       shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramReduce',
       constants: { C: d.Cout, NF: g.M, CHUNKS: g.NCHUNKS },
