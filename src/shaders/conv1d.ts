@@ -551,6 +551,14 @@ function wgmemRowsSpec(
   };
 }
 
+/**
+ * conv1dGemm.wgsl's entry point: A loaded 4 at a time when its rows allow (`vec4A`), the output
+ * stored 4 columns at a time when every out offset is a multiple of 4 (`out4`: Cout for y, Cin for dx).
+ */
+function gemmEntry(kind: 'forward' | 'inputGrad', vec4A: boolean, out4: boolean): string {
+  return `${kind}${vec4A ? 'Vec4' : 'Scalar'}${out4 ? 'Out4' : ''}`;
+}
+
 /** y = ReLU(norm?(conv(x) + bias)): weight relayout, one GEMM dispatch, (norm pass). */
 export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwardTensors, opts: Conv1dOptions = {}): Conv1dPlan {
   const op = `conv1dForward.l${d.layer + 1}`;
@@ -580,7 +588,7 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
     bindings: [t.weight, t.scratch.wT], workgroups: grid1d(ctx, ceilDiv(g.RED * g.NP, FLAT_WG)),
   }, wgmem
     ? wgmemRowsSpec(ctx, op, d, 'forward', wgmem, x, t.scratch.wT, t.y, t.bias, fc)
-    : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
+    : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), gemmEntry('forward', vec4, d.Cout % 4 === 0), wg, x, t.scratch.wT, t.y, t.bias, fc)];
   if (d.norm) {
     specs.push({
       shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: d.Cout % 4 === 0 ? 'forwardVec4' : 'forward',
@@ -724,7 +732,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     };
     specs.push(wgmem
       ? wgmemRowsSpec(ctx, op, d, 'inputGrad', wgmem, duPad!, wdT!, dx, null, xc)
-      : rowsSpec(d, gemmShader('gemm', lanes, { aT: duT }), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, xc));
+      : rowsSpec(d, gemmShader('gemm', lanes, { aT: duT }), gemmEntry('inputGrad', v4, d.Cin % 4 === 0), wg, duPad!, wdT!, dx, null, xc));
   }
   const yElems = g.M * d.Cout;
   return {
