@@ -708,7 +708,8 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   } else {
     specs.push({
       shader: gemmShader('weightGrad', lanes, { aT: x.dtype, dT: duT }), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
-      bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv(g.RP / 4, wg), g.CHUNKS],
+      // partialVec4 sums the bias row in its last A quad's lane (conv1dWeightGrad.wgsl): RED / 4 quads.
+      bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv((d.Cin % 4 === 0 ? g.RED : g.RP) / 4, wg), g.CHUNKS],
     });
   }
   specs.push({
