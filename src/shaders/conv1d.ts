@@ -24,7 +24,9 @@
 //            the waveform layer, which also fuses the ReLU backward there); reduce; [dx GEMM].
 // The waveform layer's forward runs the generic GEMM's scalar path: its output (C values per 10
 // multiply-adds each) makes it store-bound, and a dedicated tile that reuses overlapping windows
-// would save ≤ 1/6 of its memory operations. Tiling, workgroup size and the subgroup sharing were
+// would save ≤ 1/6 of its memory operations; its stores go 4 columns at a time (the *Out4 entry
+// points, whenever the output's channel count is a multiple of 4), as do ChannelNorm's loads and
+// stores (*Vec4), both bitwise equal to their 1-wide forms (tests/conv1dWide.test.ts). Tiling, workgroup size and the subgroup sharing were
 // chosen by measurement on lavapipe (bench/conv.ts); the .wgsl headers say why.
 // Variants (conv1dVariants, src/runtime/variants.ts): the register tiles above over lane sharing ×
 // workgroup size, and workgroup-memory tiled GEMMs (conv1dWgmem.wgsl, Conv1dOptions.wgmem) for
