@@ -40,13 +40,13 @@ function dims(o: Omit<Conv1dDims, 'Tout'>): Conv1dDims {
 
 // One case per kernel path that reads or writes f16 (and the mixed last layer: f16 x, f32 z).
 const CASES: Case[] = [
-  // gemm forwardScalar (f32 x → f16 y), channelNorm forward / backward / paramPartial, weightGradWave (f16 du, f16 y)
+  // gemm forwardScalarOut4 (f32 x → f16 y), channelNorm forwardVec4 / backwardVec4 / paramPartialVec4, weightGradWave (f16 du, f16 y)
   { name: 'waveform layer + norm (f32 signal → f16 y, f16 xhat and du)', d: dims({ layer: 0, B: 2, Cin: 1, Tin: 211, Cout: 12, K: 10, stride: 5, norm: true, storage: 'f16' }), xType: 'f32', yType: 'f16', seed: 31 },
   // weightGradWave with the fused ReLU mask read from an f16 y
   { name: 'waveform layer, no norm (fused ReLU backward reads the f16 y)', d: dims({ layer: 0, B: 1, Cin: 1, Tin: 103, Cout: 12, K: 10, stride: 5, norm: false, storage: 'f16' }), xType: 'f32', yType: 'f16', seed: 32 },
-  // gemm forwardVec4 / inputGradVec4 (f16 A), reluGradPad (f16 y → f16 du), weightGrad partialVec4 (f16 x, f16 du)
+  // gemm forwardVec4Out4 / inputGradVec4Out4 (f16 A, f16 y), reluGradPad (f16 y → f16 du), weightGrad partialVec4 (f16 x, f16 du)
   { name: 'vec4 path (Cin = 8), k = 8, s = 4, no norm, f16 x → f16 y', d: dims({ layer: 1, B: 2, Cin: 8, Tin: 50, Cout: 12, K: 8, stride: 4, norm: false, storage: 'f16' }), xType: 'f16', yType: 'f16', seed: 33 },
-  // gemm forwardScalar / inputGradScalar (f16 A), weightGrad partialScalar, norm over f16 u
+  // gemm forwardScalar / inputGradScalar (f16 A, 1-wide stores), weightGrad partialScalar, 1-wide norm over f16 u
   { name: 'scalar path (Cin = Cout = 10), k = 4, s = 2, norm, f16 x → f16 y', d: dims({ layer: 2, B: 3, Cin: 10, Tin: 37, Cout: 10, K: 4, stride: 2, norm: true, storage: 'f16' }), xType: 'f16', yType: 'f16', seed: 34 },
   // z stays f32: f16 x, f32 y, f16 xhat and du in one layer
   { name: 'last layer: f16 x → f32 z, norm with f16 xhat and du', d: dims({ layer: 4, B: 2, Cin: 8, Tin: 41, Cout: 8, K: 4, stride: 2, norm: true, storage: 'f16' }), xType: 'f16', yType: 'f32', seed: 35 },

@@ -24,7 +24,9 @@
 //            the waveform layer, which also fuses the ReLU backward there); reduce; [dx GEMM].
 // The waveform layer's forward runs the generic GEMM's scalar path: its output (C values per 10
 // multiply-adds each) makes it store-bound, and a dedicated tile that reuses overlapping windows
-// would save ≤ 1/6 of its memory operations. Tiling, workgroup size and the subgroup sharing were
+// would save ≤ 1/6 of its memory operations; its stores go 4 columns at a time (the *Out4 entry
+// points, whenever the output's channel count is a multiple of 4), as do ChannelNorm's loads and
+// stores (*Vec4), both bitwise equal to their 1-wide forms (tests/conv1dWide.test.ts). Tiling, workgroup size and the subgroup sharing were
 // chosen by measurement on lavapipe (bench/conv.ts); the .wgsl headers say why.
 // Variants (conv1dVariants, src/runtime/variants.ts): the register tiles above over lane sharing ×
 // workgroup size, and workgroup-memory tiled GEMMs (conv1dWgmem.wgsl, Conv1dOptions.wgmem) for
@@ -551,6 +553,14 @@ function wgmemRowsSpec(
   };
 }
 
+/**
+ * conv1dGemm.wgsl's entry point: A loaded 4 at a time when its rows allow (`vec4A`), the output
+ * stored 4 columns at a time when every out offset is a multiple of 4 (`out4`: Cout for y, Cin for dx).
+ */
+function gemmEntry(kind: 'forward' | 'inputGrad', vec4A: boolean, out4: boolean): string {
+  return `${kind}${vec4A ? 'Vec4' : 'Scalar'}${out4 ? 'Out4' : ''}`;
+}
+
 /** y = ReLU(norm?(conv(x) + bias)): weight relayout, one GEMM dispatch, (norm pass). */
 export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwardTensors, opts: Conv1dOptions = {}): Conv1dPlan {
   const op = `conv1dForward.l${d.layer + 1}`;
@@ -580,10 +590,10 @@ export function planConv1dForward(ctx: GpuContext, d: Conv1dDims, t: Conv1dForwa
     bindings: [t.weight, t.scratch.wT], workgroups: grid1d(ctx, ceilDiv(g.RED * g.NP, FLAT_WG)),
   }, wgmem
     ? wgmemRowsSpec(ctx, op, d, 'forward', wgmem, x, t.scratch.wT, t.y, t.bias, fc)
-    : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), vec4 ? 'forwardVec4' : 'forwardScalar', wg, x, t.scratch.wT, t.y, t.bias, fc)];
+    : rowsSpec(d, gemmShader('gemm', lanes, { aT: x.dtype, oT: t.y.dtype }), gemmEntry('forward', vec4, d.Cout % 4 === 0), wg, x, t.scratch.wT, t.y, t.bias, fc)];
   if (d.norm) {
     specs.push({
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: 'forward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype }), entryPoint: d.Cout % 4 === 0 ? 'forwardVec4' : 'forward',
       constants: { C: d.Cout, NF: g.M, EPS: CHANNEL_NORM_EPS },
       bindings: [t.y, t.normWeight!, t.normBias!, t.xhat!, t.rstd!], workgroups: grid1d(ctx, ceilDiv(g.M, FLAT_WG)),
     });
@@ -653,15 +663,17 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   const tpad = inputGrad ? g.TPAD : d.Tout;
   const padf = inputGrad ? g.padFront : 0;
   const specs: DispatchSpec[] = [];
+  // ChannelNorm's 4-channel entry points (same sums, same order: bitwise the scalar ones' results).
+  const norm4 = d.Cout % 4 === 0;
   if (d.norm) {
     specs.push({
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'backward',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: norm4 ? 'backwardVec4' : 'backward',
       constants: { C: d.Cout, NF: g.M, TOUT: d.Tout, TPAD: tpad, PADF: padf, NB: d.B },
       bindings: [t.dy, t.y, t.xhat!, t.rstd!, t.normWeight!, duPad!], workgroups: grid1d(ctx, ceilDiv(d.B * tpad, FLAT_WG)),
     }, {
-      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramPartial',
+      shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: norm4 ? 'paramPartialVec4' : 'paramPartial',
       constants: { C: d.Cout, NF: g.M, CH: g.NCH, CHUNKS: g.NCHUNKS },
-      bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv(d.Cout * g.NCHUNKS, FLAT_WG)),
+      bindings: [t.dy, t.y, t.xhat!, normPartial!], workgroups: grid1d(ctx, ceilDiv((norm4 ? d.Cout / 4 : d.Cout) * g.NCHUNKS, FLAT_WG)),
     }, {
       shader: channelNormShader({ yT: t.y.dtype, hT: t.xhat!.dtype, dT: duT }), entryPoint: 'paramReduce',
       constants: { C: d.Cout, NF: g.M, CHUNKS: g.NCHUNKS },
@@ -698,7 +710,8 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
   } else {
     specs.push({
       shader: gemmShader('weightGrad', lanes, { aT: x.dtype, dT: duT }), entryPoint: d.Cin % 4 === 0 ? 'partialVec4' : 'partialScalar', constants: dwConsts,
-      bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv(g.RP / 4, wg), g.CHUNKS],
+      // partialVec4 sums the bias row in its last A quad's lane (conv1dWeightGrad.wgsl): RED / 4 quads.
+      bindings: [x, duPad!, dwPartial], workgroups: [g.NP / COLS_PER_TILE, ceilDiv((d.Cin % 4 === 0 ? g.RED : g.RP) / 4, wg), g.CHUNKS],
     });
   }
   specs.push({
@@ -722,7 +735,7 @@ export function planConv1dBackward(ctx: GpuContext, d: Conv1dDims, t: Conv1dBack
     };
     specs.push(wgmem
       ? wgmemRowsSpec(ctx, op, d, 'inputGrad', wgmem, duPad!, wdT!, dx, null, xc)
-      : rowsSpec(d, gemmShader('gemm', lanes, { aT: duT }), v4 ? 'inputGradVec4' : 'inputGradScalar', wg, duPad!, wdT!, dx, null, xc));
+      : rowsSpec(d, gemmShader('gemm', lanes, { aT: duT }), gemmEntry('inputGrad', v4, d.Cin % 4 === 0), wg, duPad!, wdT!, dx, null, xc));
   }
   const yElems = g.M * d.Cout;
   return {

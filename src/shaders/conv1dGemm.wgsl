@@ -36,6 +36,7 @@ const TM = 4u;
 @group(0) @binding(0) var<storage, read_write> a1: array<aT>;         // entry points *Scalar
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<oT>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4<oT>>;  // entry points *Out4 (N, O_BS, O_TS, O_PS % 4 == 0)
 @group(0) @binding(3) var<storage, read_write> bias: array<f32>;       // forward only
 
 fn firstRow(wid: vec3<u32>, l: Lanes) -> u32 { return (wid.y * WG + l.lid) * TM; }
@@ -119,6 +120,33 @@ fn storeTile(wid: vec3<u32>, l: Lanes, t: Tile, add: array<f32, 8>, relu: bool) 
   storeRow(m0 + 3u, p, n0, t.c3a, t.c3b, add, relu);
 }
 
+// The same stores 4 columns at a time (N and every out offset a multiple of 4, so a column quad is
+// either wholly < N or wholly ≥ N): 8 instead of 32 store instructions per lane, and the same
+// values (same adds, same ReLU). The waveform layer's forward (10 multiply-adds per output) is
+// store-bound, so this is most of its time; GPUs' store units likewise prefer 16-byte stores.
+fn store4(o4: u32, n: u32, v: vec4<f32>, relu: bool) {
+  if (n < N && o4 < arrayLength(&out4)) { out4[o4] = vec4<oT>(select(v, max(v, vec4<f32>(0.0)), relu)); }
+}
+
+fn storeRow4(m: u32, p: u32, n0: u32, va: vec4<f32>, vb: vec4<f32>, add: array<f32, 8>, relu: bool) {
+  let b = m / TR;
+  let t = m - b * TR;
+  if (m >= NB * TR || t * VS + p >= VLIM) { return; }
+  let o4 = (b * O_BS + t * O_TS + p * O_PS + n0) / 4u;
+  store4(o4, n0, va + vec4<f32>(add[0], add[1], add[2], add[3]), relu);
+  store4(o4 + 1u, n0 + 4u, vb + vec4<f32>(add[4], add[5], add[6], add[7]), relu);
+}
+
+fn storeTile4(wid: vec3<u32>, l: Lanes, t: Tile, add: array<f32, 8>, relu: bool) {
+  let m0 = firstRow(wid, l);
+  let n0 = wid.x * 8u;
+  let p = wid.z;
+  storeRow4(m0, p, n0, t.c0a, t.c0b, add, relu);
+  storeRow4(m0 + 1u, p, n0, t.c1a, t.c1b, add, relu);
+  storeRow4(m0 + 2u, p, n0, t.c2a, t.c2b, add, relu);
+  storeRow4(m0 + 3u, p, n0, t.c3a, t.c3b, add, relu);
+}
+
 fn bias1(n: u32) -> f32 { return select(0.0, bias[min(n, arrayLength(&bias) - 1u)], n < N); }
 
 fn bias8(wid: vec3<u32>) -> array<f32, 8> {
@@ -140,3 +168,15 @@ fn inputGradVec4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile(wi
 
 @compute @workgroup_size(WG)
 fn inputGradScalar(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile(wid, l, tileScalar(wid, l), NO_ADD, false); }
+
+@compute @workgroup_size(WG)
+fn forwardVec4Out4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile4(wid, l, tileVec4(wid, l), bias8(wid), RELU); }
+
+@compute @workgroup_size(WG)
+fn forwardScalarOut4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile4(wid, l, tileScalar(wid, l), bias8(wid), RELU); }
+
+@compute @workgroup_size(WG)
+fn inputGradVec4Out4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile4(wid, l, tileVec4(wid, l), NO_ADD, false); }
+
+@compute @workgroup_size(WG)
+fn inputGradScalarOut4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) { storeTile4(wid, l, tileScalar(wid, l), NO_ADD, false); }

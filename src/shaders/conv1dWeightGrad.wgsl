@@ -45,18 +45,30 @@ fn storeRow8(o: u32, a: vec4<f32>, b: vec4<f32>) {
   partial[o + 4u] = b.x; partial[o + 5u] = b.y; partial[o + 6u] = b.z; partial[o + 7u] = b.w;
 }
 
+/** bias row += the 8 shared du values (the bias input is 1: the same adds as fma(1, du, ·)). */
+fn addBias(s: ptr<function, array<vec4<f32>, 2>>, g: array<f32, 8>) {
+  (*s)[0] += vec4<f32>(g[0], g[1], g[2], g[3]);
+  (*s)[1] += vec4<f32>(g[4], g[5], g[6], g[7]);
+}
+
+// partialVec4 runs RED / 4 lanes per column block (RED = K·Cin is a multiple of 4 here), not
+// RP / 4: the bias row RED, which would need one more quad and so one more, nearly idle workgroup
+// (at `small`: 9 instead of 8 for layer 2, 5 instead of 4 for layers 3-5), is summed by the lane
+// of the LAST A quad alongside its tile. The du values it adds are the broadcast ones every lane
+// already holds; the branch is uniform except in that lane's subgroup (and loop-invariant, so
+// compilers can hoist it). Same frame order as the tile rows: db is bitwise what the bias quad gave.
 @compute @workgroup_size(WG)
 fn partialVec4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) {
   let l8 = lane8(l);
   let r0 = (wid.y * WG + l.lid) * 4u;
   let co0 = wid.x * 8u;
   let count = min(8u, NCO - min(co0, NCO));
-  let isA = r0 < RED;
-  let biasRow = select(vec4<f32>(0.0), vec4<f32>(1.0, 0.0, 0.0, 0.0), r0 == RED);
+  let lastQuad = r0 + 4u == RED;
   let rc = min(r0, RED - 4u) / 4u;
   let last4 = arrayLength(&a4) - 1u;
   let A4 = A_TS / 4u;
   var tile: Tile;
+  var bsum = array<vec4<f32>, 2>();
   // The chunk's frames, batch by batch; 4 frames per iteration where they share a batch.
   var m = wid.z * CH;
   let mEnd = min(m + CH, NB * TR);
@@ -70,17 +82,27 @@ fn partialVec4(@builtin(workgroup_id) wid: vec3<u32>, l: Lanes) {
     for (; j + 4u <= n; j += 4u) {
       let a = aRow + j * A4;
       let d = dRow + j * D_TS;
-      acc(&tile, select(biasRow, vec4<f32>(a4[min(a, last4)]), isA), fetch8(d, count, l8));
-      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + A4, last4)]), isA), fetch8(d + D_TS, count, l8));
-      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + 2u * A4, last4)]), isA), fetch8(d + 2u * D_TS, count, l8));
-      acc(&tile, select(biasRow, vec4<f32>(a4[min(a + 3u * A4, last4)]), isA), fetch8(d + 3u * D_TS, count, l8));
+      let g0 = fetch8(d, count, l8);
+      let g1 = fetch8(d + D_TS, count, l8);
+      let g2 = fetch8(d + 2u * D_TS, count, l8);
+      let g3 = fetch8(d + 3u * D_TS, count, l8);
+      acc(&tile, vec4<f32>(a4[min(a, last4)]), g0);
+      acc(&tile, vec4<f32>(a4[min(a + A4, last4)]), g1);
+      acc(&tile, vec4<f32>(a4[min(a + 2u * A4, last4)]), g2);
+      acc(&tile, vec4<f32>(a4[min(a + 3u * A4, last4)]), g3);
+      if (lastQuad) { addBias(&bsum, g0); addBias(&bsum, g1); addBias(&bsum, g2); addBias(&bsum, g3); }
     }
     for (; j < n; j++) {
-      acc(&tile, select(biasRow, vec4<f32>(a4[min(aRow + j * A4, last4)]), isA), fetch8(dRow + j * D_TS, count, l8));
+      let g = fetch8(dRow + j * D_TS, count, l8);
+      acc(&tile, vec4<f32>(a4[min(aRow + j * A4, last4)]), g);
+      if (lastQuad) { addBias(&bsum, g); }
     }
     m += n;
   }
-  storePartial(wid, l, tile);
+  // Lanes past the last quad (grid rounding) computed clamped rows: they store nothing.
+  if (r0 < RED) { storePartial(wid, l, tile); }
+  let ob = (wid.z * RP + RED) * NP + co0;
+  if (lastQuad && RED < RP && ob + 7u < arrayLength(&partial)) { storeRow8(ob, bsum[0], bsum[1]); }
 }
 
 fn a1At(i: u32, last: u32, ok: bool) -> f32 { return select(0.0, f32(a1[min(i, last)]), ok); }
