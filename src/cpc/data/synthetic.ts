@@ -53,6 +53,8 @@ export interface PhoneSpec {
   meanMs: number;
   /** Lexical tone of a voiced phone (index into TONES), or -1 (no tone: silence, unvoiced). */
   tone: number;
+  /** Phones with the same quality share formants, bandwidths and amplitude (tone-mates); silence is 0. */
+  quality: number;
 }
 
 export interface SyntheticInventory {
@@ -86,8 +88,8 @@ const RATE_RANGE: readonly [number, number] = [0.8, 1.25];
 
 function resolveOptions(o: SyntheticOptions) {
   const seed = o.seed ?? 0;
-  const speakers = o.speakers ?? 24;
-  const utterancesPerSpeaker = o.utterancesPerSpeaker ?? 20;
+  const speakers = o.speakers ?? 16;
+  const utterancesPerSpeaker = o.utterancesPerSpeaker ?? 30;
   const secs = o.utteranceSeconds ?? [2, 4];
   const [minS, maxS] = typeof secs === 'number' ? [secs, secs] : secs;
   const phones = o.phones ?? 16;
@@ -130,13 +132,14 @@ export function syntheticInventory(seed: number, numSpeakers: number, numPhones:
     });
   }
 
-  const phones: PhoneSpec[] = [{ formants: [500, 1500, 2500], bandwidths: [200, 200, 200], voicing: 0, amplitude: 0.003, meanMs: 120, tone: -1 }];
+  const phones: PhoneSpec[] = [{ formants: [500, 1500, 2500], bandwidths: [200, 200, 200], voicing: 0, amplitude: 0.003, meanMs: 120, tone: -1, quality: 0 }];
   // Unvoiced phones take about a quarter of the inventory; the rest are vowel-like. Voiced phones are
   // vowel qualities × lexical tones: phone v of the voiced set has quality ⌊v / TONES.length⌋ and
   // tone v mod TONES.length, so phones of one quality share their formants and differ in f0 contour.
   const nUnvoiced = numPhones > 3 ? Math.max(1, Math.round((numPhones - 1) / 4)) : 0;
   const nTones = numPhones - 1 - nUnvoiced >= 2 * TONES.length ? TONES.length : 1;
   const placed: number[][] = []; // formants in log-Hz, for a minimum-distance rejection test
+  let nQualities = 0;
   let quality: { formants: [number, number, number]; bandwidths: [number, number, number]; amplitude: number } | null = null;
   for (let p = 1; p < numPhones; p++) {
     const unvoiced = p > numPhones - 1 - nUnvoiced;
@@ -162,6 +165,7 @@ export function syntheticInventory(seed: number, numSpeakers: number, numPhones:
         if (d > 0.35) break;
       }
       placed.push(best.map(Math.log));
+      nQualities++;
       quality = {
         formants: best,
         bandwidths: unvoiced ? [300, 400, 500] : [rng.uniform(60, 110), rng.uniform(80, 140), rng.uniform(120, 200)],
@@ -174,6 +178,7 @@ export function syntheticInventory(seed: number, numSpeakers: number, numPhones:
       voicing: unvoiced ? 0 : 1,
       meanMs: rng.uniform(70, 150),
       tone: unvoiced ? -1 : nTones > 1 ? v % nTones : -1,
+      quality: nQualities,
     });
   }
 
