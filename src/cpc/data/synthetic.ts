@@ -1,12 +1,31 @@
 // Built-in synthetic "speech": seeded, generated in memory, 16 kHz. A small source–filter
 // synthesiser (Klatt-style cascade of three formant resonators) driven by
-//   - speakers: fundamental frequency range, formant scaling (vocal-tract length), spectral tilt of
-//     the glottal source, aspiration noise level, loudness — spread over distinct grids so every
-//     speaker differs from every other in several cues;
+//   - speakers: fundamental frequency range, formant scaling (vocal-tract length, over the range
+//     Peterson & Barney 1952 measured across men, women and children), spectral tilt of the glottal
+//     source, aspiration noise level, loudness — spread over distinct grids so every speaker differs
+//     from every other in several cues;
 //   - phones: a seeded inventory of formant triples (voiced, vowel-like) and noise resonances
 //     (unvoiced, fricative-like), plus phone 0 = silence; sequences from a sparse Markov chain,
 //     durations 50–200 ms, formant transitions blended linearly over ±15 ms around each boundary.
+// Made more like real speech in ways phonetics documents, each of which a single 25 ms spectral
+// frame cannot resolve on its own:
+//   - lexical tone (Mandarin, Thai, Yoruba…): voiced phones are vowel qualities × three tones (high
+//     level, rising, falling f0 contours relative to the speaker's register); tone-mates share their
+//     spectral envelope, so the tone is in the periodicity and its change over the phone — which
+//     cepstral features discard by design (13 cepstra smooth away the harmonics) and a waveform
+//     encoder with a context over time can see. The glottal pulse strength goes as 1/√f0 so that the
+//     level does not follow the pitch (tests/data.test.ts, tests/syntheticSpeech.test.ts);
+//   - speaker-dependent realisation: besides the uniform tract scaling, each speaker has its own
+//     ±6 % (log) offset per vowel formant (PB's non-uniform scaling, idiolect), so one speaker's
+//     vowel can sit where another's neighbour does; telling them apart needs the speaker's context;
+//   - carry-over coarticulation: a vowel after a voiced phone starts from a target pulled 20 % (log)
+//     toward that phone's formants (context-dependent realisation);
+//   - speaking rate per utterance (durations ÷ 0.8–1.25) and a per-utterance channel (a first-order
+//     tilt of up to ±3 dB), as recordings differ.
 // Labels: speaker per utterance, phone per 10 ms frame (the phone at the frame's centre sample).
+// Default size (16 speakers × 30 utterances of 2–4 s, 30 % test: ~450 test windows of the small
+// preset's 1.28 s at stride L/2) is set so the probes' 95 % intervals are a few points wide; it
+// generates in ~2 s of JS.
 // Everything derives from `seed` through per-speaker / per-utterance sub-seeds, so an utterance does
 // not depend on the generation order or on the split.
 import { ShapeError } from '../../runtime/errors.ts';
@@ -15,15 +34,15 @@ import { Rng, subSeed } from './rng.ts';
 
 export interface SyntheticOptions {
   seed?: number;
-  /** Default 8. */
+  /** Default 16. */
   speakers?: number;
-  /** Default 24. */
+  /** Default 30. */
   utterancesPerSpeaker?: number;
-  /** Utterance length in seconds, uniform in [min, max]; default [2, 3]. */
+  /** Utterance length in seconds, uniform in [min, max]; default [2, 4]. */
   utteranceSeconds?: number | readonly [number, number];
   /** Phone classes including silence (phone 0); default 16. */
   phones?: number;
-  /** Fraction of each speaker's utterances held out for test; default 0.25. */
+  /** Fraction of each speaker's utterances held out for test; default 0.3. */
   testFraction?: number;
 }
 
