@@ -100,34 +100,43 @@ describe('synthetic dataset', () => {
     expect(sp.train.map((x) => x.s).sort()).toEqual([0, 1, 2]);
   });
 
-  it('carries speaker and phone information a linear probe on band energies can read', () => {
-    // 8 speakers (chance 12.5 %) and 16 phones. Hand-made log band energies over 25 ms (no learning),
-    // so what the probe reads is in the audio. On this set they measured 0.42 (speaker) and 0.81
-    // (phone) test accuracy for seed 11 (0.31–0.42 and 0.74–0.81 over seeds 11–13); the thresholds sit
-    // below that (the seed is fixed, so the run is deterministic) and far above chance / majority
-    // (with ~1.5k test frames from 16 utterances, chance-level accuracy stays within a few % of 12.5 %).
+  it('carries speaker and vowel-quality information a linear probe on band energies can read, but not the tones', () => {
+    // 8 speakers (chance 12.5 %) and 16 phones in 9 qualities (silence, 4 fricatives, 4 vowel
+    // qualities × 3 tones). Hand-made log band energies over 25 ms (no learning, pitch-blind like
+    // MFCC), so what the probe reads is in the spectral envelope. Measured for seeds 11 / 12 / 13:
+    // speaker 0.43 / 0.40 / 0.36, quality (tone-mates merged) 0.89 / 0.86 / 0.90 (majority 0.24 /
+    // 0.31 / 0.19), phone 0.55 / 0.49 / 0.61. The thresholds sit below seed 11's values (the seed is
+    // fixed, so the run is deterministic) and far above chance / majority; the last line is the
+    // design: tone-mates share their spectra, so the full phone is ≥ 0.2 below the quality for a
+    // pitch-blind feature (with ~1.5k test frames from 16 utterances).
     const ds = createSyntheticDataset({ speakers: 8, utterancesPerSpeaker: 8, utteranceSeconds: [1.5, 2], phones: 16, seed: 11 });
+    const quality = ds.inventory.phones.map((p) => p.quality);
+    const numQualities = Math.max(...quality) + 1;
+    expect(numQualities).toBe(9);
     const collect = (split: 'train' | 'test') => {
       const feats: Float32Array[] = [];
-      const spk: number[] = [], ph: number[] = [];
+      const spk: number[] = [], ph: number[] = [], qu: number[] = [];
       let dim = 0;
       for (const u of ds.utterances(split)) {
         const f = bandFeatures(u, 3);
         dim = f.dim;
         feats.push(f.features);
-        for (const fr of f.frames) { spk.push(u.speaker); ph.push(u.phones!.labels[fr]!); }
+        for (const fr of f.frames) { spk.push(u.speaker); ph.push(u.phones!.labels[fr]!); qu.push(quality[u.phones!.labels[fr]!]!); }
       }
       const x = new Float32Array(feats.reduce((n, f) => n + f.length, 0));
       let o = 0;
       for (const f of feats) { x.set(f, o); o += f.length; }
-      return { x, spk: Uint32Array.from(spk), ph: Uint32Array.from(ph), dim };
+      return { x, spk: Uint32Array.from(spk), ph: Uint32Array.from(ph), qu: Uint32Array.from(qu), dim };
     };
     const tr = collect('train'), te = collect('test');
     const speaker = runProbe({ features: tr.x, labels: tr.spk }, { features: te.x, labels: te.spk }, 8);
     const phone = runProbe({ features: tr.x, labels: tr.ph }, { features: te.x, labels: te.ph }, 16);
+    const qual = runProbe({ features: tr.x, labels: tr.qu }, { features: te.x, labels: te.qu }, numQualities);
     expect(speaker.testAccuracy).toBeGreaterThan(0.3);
-    expect(phone.testAccuracy).toBeGreaterThan(0.55);
+    expect(qual.testAccuracy).toBeGreaterThan(0.8);
+    expect(qual.testAccuracy).toBeGreaterThan(qual.majority + 0.5);
     expect(phone.testAccuracy).toBeGreaterThan(phone.majority + 0.3);
+    expect(phone.testAccuracy).toBeLessThan(qual.testAccuracy - 0.2);
   });
 
   it('refuses bad options with messages naming them', () => {

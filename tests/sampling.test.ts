@@ -19,7 +19,8 @@ describe('WindowSampler sampling modes', () => {
       if (new Set(uni.next().speakers).size > 1) mixed++;
     }
     expect(seen.size).toBe(ds.numSpeakers);
-    // 8 windows over 8 speakers drawn uniformly share one speaker with probability ~8·(1/8)^8: never.
+    // 8 windows over the default 16 speakers drawn uniformly share one speaker with probability
+    // ~16·(1/16)^8: never.
     expect(mixed).toBe(60);
   });
 

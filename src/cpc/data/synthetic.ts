@@ -1,12 +1,31 @@
 // Built-in synthetic "speech": seeded, generated in memory, 16 kHz. A small source–filter
 // synthesiser (Klatt-style cascade of three formant resonators) driven by
-//   - speakers: fundamental frequency range, formant scaling (vocal-tract length), spectral tilt of
-//     the glottal source, aspiration noise level, loudness — spread over distinct grids so every
-//     speaker differs from every other in several cues;
+//   - speakers: fundamental frequency range, formant scaling (vocal-tract length, over the range
+//     Peterson & Barney 1952 measured across men, women and children), spectral tilt of the glottal
+//     source, aspiration noise level, loudness — spread over distinct grids so every speaker differs
+//     from every other in several cues;
 //   - phones: a seeded inventory of formant triples (voiced, vowel-like) and noise resonances
 //     (unvoiced, fricative-like), plus phone 0 = silence; sequences from a sparse Markov chain,
 //     durations 50–200 ms, formant transitions blended linearly over ±15 ms around each boundary.
+// Made more like real speech in ways phonetics documents, each of which a single 25 ms spectral
+// frame cannot resolve on its own:
+//   - lexical tone (Mandarin, Thai, Yoruba…): voiced phones are vowel qualities × three tones (high
+//     level, rising, falling f0 contours relative to the speaker's register); tone-mates share their
+//     spectral envelope, so the tone is in the periodicity and its change over the phone — which
+//     cepstral features discard by design (13 cepstra smooth away the harmonics) and a waveform
+//     encoder with a context over time can see. The glottal pulse strength goes as 1/√f0 so that the
+//     level does not follow the pitch (tests/data.test.ts, tests/syntheticSpeech.test.ts);
+//   - speaker-dependent realisation: besides the uniform tract scaling, each speaker has its own
+//     ±6 % (log) offset per vowel formant (PB's non-uniform scaling, idiolect), so one speaker's
+//     vowel can sit where another's neighbour does; telling them apart needs the speaker's context;
+//   - carry-over coarticulation: a vowel after a voiced phone starts from a target pulled 20 % (log)
+//     toward that phone's formants (context-dependent realisation);
+//   - speaking rate per utterance (durations ÷ 0.8–1.25) and a per-utterance channel (a first-order
+//     tilt of up to ±3 dB), as recordings differ.
 // Labels: speaker per utterance, phone per 10 ms frame (the phone at the frame's centre sample).
+// Default size (16 speakers × 30 utterances of 2–4 s, 30 % test: ~450 test windows of the small
+// preset's 1.28 s at stride L/2) is set so the probes' 95 % intervals are a few points wide; it
+// generates in ~2 s of JS.
 // Everything derives from `seed` through per-speaker / per-utterance sub-seeds, so an utterance does
 // not depend on the generation order or on the split.
 import { ShapeError } from '../../runtime/errors.ts';
@@ -15,15 +34,15 @@ import { Rng, subSeed } from './rng.ts';
 
 export interface SyntheticOptions {
   seed?: number;
-  /** Default 8. */
+  /** Default 16. */
   speakers?: number;
-  /** Default 24. */
+  /** Default 30. */
   utterancesPerSpeaker?: number;
-  /** Utterance length in seconds, uniform in [min, max]; default [2, 3]. */
+  /** Utterance length in seconds, uniform in [min, max]; default [2, 4]. */
   utteranceSeconds?: number | readonly [number, number];
   /** Phone classes including silence (phone 0); default 16. */
   phones?: number;
-  /** Fraction of each speaker's utterances held out for test; default 0.25. */
+  /** Fraction of each speaker's utterances held out for test; default 0.3. */
   testFraction?: number;
 }
 
@@ -38,6 +57,8 @@ export interface SpeakerVoice {
   breath: number;
   /** Overall gain. */
   gain: number;
+  /** This speaker's own realisation of each phone: log-offsets of its three formants, [P·3]. */
+  phoneOffsets: Float64Array;
 }
 
 export interface PhoneSpec {
@@ -49,6 +70,10 @@ export interface PhoneSpec {
   amplitude: number;
   /** Mean duration (ms). */
   meanMs: number;
+  /** Lexical tone of a voiced phone (index into TONES), or -1 (no tone: silence, unvoiced). */
+  tone: number;
+  /** Phones with the same quality share formants, bandwidths and amplitude (tone-mates); silence is 0. */
+  quality: number;
 }
 
 export interface SyntheticInventory {
@@ -64,15 +89,30 @@ const MAX_PHONE_MS = 200;
 const BLEND_MS = 15;
 /** Filter coefficients are recomputed every CONTROL samples (2 ms): formants move slowly, and cos/exp per sample would dominate the cost. */
 const CONTROL = 32;
+/**
+ * Lexical tones as f0 contours over a phone, relative to the speaker's current register (x = 0 at the
+ * phone's start, 1 at its end): high level, rising, falling — three of Mandarin's four tones.
+ */
+const TONES: readonly ((x: number) => number)[] = [() => 1.12, (x) => 0.84 + 0.36 * x, (x) => 1.2 - 0.4 * x];
+/** Per-block smoothing of the f0 target (2 ms blocks: time constant ≈ 20 ms), as the larynx cannot jump. */
+const F0_SMOOTH = 0.1;
+/** Half-range of a speaker's own log-offset per phone formant (idiolect: non-uniform scaling). */
+const IDIOLECT = 0.06;
+/** Fraction (log domain) of the previous phone's formants a voiced phone carries over (coarticulation). */
+const CARRY_OVER = 0.2;
+/** Half-range of the per-utterance channel tilt coefficient. */
+const CHANNEL_TILT = 0.3;
+/** Per-utterance speaking rate: every duration is divided by a rate uniform in this range. */
+const RATE_RANGE: readonly [number, number] = [0.8, 1.25];
 
 function resolveOptions(o: SyntheticOptions) {
   const seed = o.seed ?? 0;
-  const speakers = o.speakers ?? 8;
-  const utterancesPerSpeaker = o.utterancesPerSpeaker ?? 24;
-  const secs = o.utteranceSeconds ?? [2, 3];
+  const speakers = o.speakers ?? 16;
+  const utterancesPerSpeaker = o.utterancesPerSpeaker ?? 30;
+  const secs = o.utteranceSeconds ?? [2, 4];
   const [minS, maxS] = typeof secs === 'number' ? [secs, secs] : secs;
   const phones = o.phones ?? 16;
-  const testFraction = o.testFraction ?? 0.25;
+  const testFraction = o.testFraction ?? 0.3;
   const op = 'createSyntheticDataset';
   const shapes = { speakers, utterancesPerSpeaker, phones, utteranceSeconds: `${minS}..${maxS}` };
   if (!Number.isInteger(speakers) || speakers < 1 || speakers > 1024) throw new ShapeError(op, `speakers must be an integer in [1, 1024]`, shapes);
@@ -96,47 +136,68 @@ export function syntheticInventory(seed: number, numSpeakers: number, numPhones:
   const permC = rng.shuffle([...Array(numSpeakers).keys()]);
   const voices: SpeakerVoice[] = [];
   for (let s = 0; s < numSpeakers; s++) {
+    // Vocal-tract scale over the range Peterson & Barney (1952) measured across men, women and
+    // children (~0.82–1.25), on its own permutation: within a group f0 and tract length are only
+    // weakly correlated, so every speaker differs from every other in several cues.
+    const phoneOffsets = new Float64Array(numPhones * 3);
+    for (let i = 3; i < phoneOffsets.length; i++) phoneOffsets[i] = IDIOLECT * (2 * rng.next() - 1);
     voices.push({
       f0: 85 * 3 ** (grid(s) + rng.uniform(-0.02, 0.02)),
-      formantScale: 0.84 + 0.36 * grid(permA[s]!),
+      formantScale: 0.82 + 0.43 * grid(permA[s]!),
       tilt: 0.55 + 0.4 * grid(permB[s]!),
       breath: 0.02 + 0.2 * grid(permC[s]!),
       gain: rng.uniform(0.7, 1.0),
+      phoneOffsets,
     });
   }
 
-  const phones: PhoneSpec[] = [{ formants: [500, 1500, 2500], bandwidths: [200, 200, 200], voicing: 0, amplitude: 0.003, meanMs: 120 }];
-  // Unvoiced phones take about a quarter of the inventory; the rest are vowel-like.
+  const phones: PhoneSpec[] = [{ formants: [500, 1500, 2500], bandwidths: [200, 200, 200], voicing: 0, amplitude: 0.003, meanMs: 120, tone: -1, quality: 0 }];
+  // Unvoiced phones take about a quarter of the inventory; the rest are vowel-like. Voiced phones are
+  // vowel qualities × lexical tones: phone v of the voiced set has quality ⌊v / TONES.length⌋ and
+  // tone v mod TONES.length, so phones of one quality share their formants and differ in f0 contour.
   const nUnvoiced = numPhones > 3 ? Math.max(1, Math.round((numPhones - 1) / 4)) : 0;
+  const nTones = numPhones - 1 - nUnvoiced >= 2 * TONES.length ? TONES.length : 1;
   const placed: number[][] = []; // formants in log-Hz, for a minimum-distance rejection test
+  let nQualities = 0;
+  let quality: { formants: [number, number, number]; bandwidths: [number, number, number]; amplitude: number } | null = null;
   for (let p = 1; p < numPhones; p++) {
     const unvoiced = p > numPhones - 1 - nUnvoiced;
-    let best: [number, number, number] = [0, 0, 0];
-    let bestDist = -1;
-    // Rejection sampling with a fallback to the farthest candidate: phones are spread as far apart as
-    // the formant space allows, so they stay separable even for large inventories.
-    for (let tries = 0; tries < 64; tries++) {
-      const f: [number, number, number] = unvoiced
-        ? [rng.uniform(1800, 2800), rng.uniform(3200, 4800), rng.uniform(5200, 7000)]
-        : (() => {
-            const f1 = rng.uniform(250, 900);
-            const f2 = rng.uniform(Math.max(700, f1 + 250), 2600);
-            const f3 = rng.uniform(Math.max(2100, f2 + 250), 3600);
-            return [f1, f2, f3] as [number, number, number];
-          })();
-      const lf = f.map(Math.log);
-      let d = Infinity;
-      for (const q of placed) d = Math.min(d, Math.hypot(lf[0]! - q[0]!, lf[1]! - q[1]!, lf[2]! - q[2]!));
-      if (d > bestDist) { bestDist = d; best = f; }
-      if (d > 0.35) break;
+    const v = p - 1; // index among the voiced phones
+    if (unvoiced || v % nTones === 0) {
+      let best: [number, number, number] = [0, 0, 0];
+      let bestDist = -1;
+      // Rejection sampling with a fallback to the farthest candidate: qualities are spread as far
+      // apart as the formant space allows, so they stay separable even for large inventories.
+      for (let tries = 0; tries < 64; tries++) {
+        const f: [number, number, number] = unvoiced
+          ? [rng.uniform(1800, 2800), rng.uniform(3200, 4800), rng.uniform(5200, 7000)]
+          : (() => {
+              const f1 = rng.uniform(250, 900);
+              const f2 = rng.uniform(Math.max(700, f1 + 250), 2600);
+              const f3 = rng.uniform(Math.max(2100, f2 + 250), 3600);
+              return [f1, f2, f3] as [number, number, number];
+            })();
+        const lf = f.map(Math.log);
+        let d = Infinity;
+        for (const q of placed) d = Math.min(d, Math.hypot(lf[0]! - q[0]!, lf[1]! - q[1]!, lf[2]! - q[2]!));
+        if (d > bestDist) { bestDist = d; best = f; }
+        if (d > 0.35) break;
+      }
+      placed.push(best.map(Math.log));
+      nQualities++;
+      quality = {
+        formants: best,
+        bandwidths: unvoiced ? [300, 400, 500] : [rng.uniform(60, 110), rng.uniform(80, 140), rng.uniform(120, 200)],
+        amplitude: unvoiced ? rng.uniform(0.25, 0.5) : rng.uniform(0.7, 1.0),
+      };
     }
-    placed.push(best.map(Math.log));
+    const q = quality!;
     phones.push({
-      formants: best,
-      bandwidths: unvoiced ? [300, 400, 500] : [rng.uniform(60, 110), rng.uniform(80, 140), rng.uniform(120, 200)],
+      formants: [...q.formants], bandwidths: [...q.bandwidths], amplitude: q.amplitude,
       voicing: unvoiced ? 0 : 1,
-      amplitude: unvoiced ? rng.uniform(0.25, 0.5) : rng.uniform(0.7, 1.0),
       meanMs: rng.uniform(70, 150),
+      tone: unvoiced ? -1 : nTones > 1 ? v % nTones : -1,
+      quality: nQualities,
     });
   }
 
@@ -169,8 +230,8 @@ interface Segment {
   formants: [number, number, number];
 }
 
-function drawDuration(rng: Rng, meanMs: number): number {
-  const ms = Math.min(MAX_PHONE_MS, Math.max(MIN_PHONE_MS, meanMs * rng.uniform(0.6, 1.4)));
+function drawDuration(rng: Rng, meanMs: number, rate = 1): number {
+  const ms = Math.min(MAX_PHONE_MS, Math.max(MIN_PHONE_MS, (meanMs * rng.uniform(0.6, 1.4)) / rate));
   return Math.round((ms * SAMPLE_RATE) / 1000);
 }
 
@@ -188,33 +249,43 @@ function pickNext(rng: Rng, transitions: Float64Array, P: number, current: numbe
 function phoneSequence(rng: Rng, inv: SyntheticInventory, voice: SpeakerVoice, n: number): Segment[] {
   const P = inv.phones.length;
   const segs: Segment[] = [];
-  const instance = (phone: number): [number, number, number] => {
-    const f = inv.phones[phone]!.formants;
-    // Vowel formants scale with the speaker's tract; fricative noise bands scale less.
-    const scale = phone === 0 ? 1 : inv.phones[phone]!.voicing > 0 ? voice.formantScale : 1 + 0.5 * (voice.formantScale - 1);
-    const jitter = () => 1 + 0.04 * (rng.next() - 0.5);
-    return [f[0] * scale * jitter(), f[1] * scale * jitter(), Math.min(7600, f[2] * scale * jitter())];
+  const rate = rng.uniform(RATE_RANGE[0], RATE_RANGE[1]);
+  const instance = (phone: number, prev: Segment | undefined): [number, number, number] => {
+    const spec = inv.phones[phone]!;
+    const f = spec.formants;
+    // Vowel formants scale with the speaker's tract and its own realisation of the phone; fricative
+    // noise bands scale less.
+    const scale = phone === 0 ? 1 : spec.voicing > 0 ? voice.formantScale : 1 + 0.5 * (voice.formantScale - 1);
+    const out: [number, number, number] = [0, 0, 0];
+    for (let k = 0; k < 3; k++) {
+      let lf = Math.log(f[k]! * scale) + (spec.voicing > 0 ? voice.phoneOffsets[phone * 3 + k]! : 0) + 0.04 * (rng.next() - 0.5);
+      // Carry-over coarticulation: a vowel after another voiced phone starts from a target pulled
+      // toward that phone's (the tongue has not fully left it).
+      if (spec.voicing > 0 && prev && inv.phones[prev.phone]!.voicing > 0) lf = (1 - CARRY_OVER) * lf + CARRY_OVER * Math.log(prev.formants[k]!);
+      out[k] = Math.min(k === 2 ? 7600 : 7000, Math.exp(lf));
+    }
+    return out;
   };
   let pos = 0;
   const lead = drawDuration(rng, 100);
-  segs.push({ phone: 0, start: 0, end: Math.min(n, lead), formants: instance(0) });
+  segs.push({ phone: 0, start: 0, end: Math.min(n, lead), formants: instance(0, undefined) });
   pos = segs[0]!.end;
   const tail = Math.min(drawDuration(rng, 100), Math.max(0, n - pos));
   let current = 1 + rng.int(P - 1);
   while (pos < n - tail) {
-    const dur = drawDuration(rng, inv.phones[current]!.meanMs);
+    const dur = drawDuration(rng, inv.phones[current]!.meanMs, rate);
     const end = Math.min(n - tail, pos + dur);
     // A leftover shorter than the minimum duration joins the previous segment instead of forming a
     // phone too short to learn from.
     if (end - pos < (MIN_PHONE_MS * SAMPLE_RATE) / 1000 && segs.length > 1) {
       segs[segs.length - 1]!.end = end;
     } else {
-      segs.push({ phone: current, start: pos, end, formants: instance(current) });
+      segs.push({ phone: current, start: pos, end, formants: instance(current, segs[segs.length - 1]) });
     }
     pos = end;
     current = pickNext(rng, inv.transitions, P, current);
   }
-  if (pos < n) segs.push({ phone: 0, start: pos, end: n, formants: instance(0) });
+  if (pos < n) segs.push({ phone: 0, start: pos, end: n, formants: instance(0, undefined) });
   return segs;
 }
 
@@ -241,7 +312,7 @@ export function synthesizeUtterance(inv: SyntheticInventory, speaker: number, n:
   let y1a = 0, y2a = 0, y1b = 0, y2b = 0, y1c = 0, y2c = 0;
   let tiltState = 0, prevOut = 0, phase = 0, carry = 0;
   let A1 = 0, B1 = 0, C1 = 0, A2 = 0, B2 = 0, C2 = 0, A3 = 0, B3 = 0, C3 = 0;
-  let voicing = 0, amp = 0, f0 = f0Base;
+  let voicing = 0, amp = 0, f0 = f0Base, toneF0 = 1;
   const fBuf = [0, 0, 0];
   const bBuf = [0, 0, 0];
   let seg = 0;
@@ -266,7 +337,10 @@ export function synthesizeUtterance(inv: SyntheticInventory, speaker: number, n:
     voicing = w * spec.voicing + (1 - w) * ospec.voicing;
     amp = w * spec.amplitude + (1 - w) * ospec.amplitude;
     wander = 0.995 * wander + 0.004 * (rng.next() - 0.5);
-    f0 = f0Base * (1 - (0.12 * t) / n) * (1 + wander);
+    // The tone's contour at this point of the phone; phones without a tone hold the register (1).
+    const toneTarget = spec.tone >= 0 ? TONES[spec.tone]!((t - cur.start) / Math.max(1, cur.end - cur.start)) : 1;
+    toneF0 += F0_SMOOTH * (toneTarget - toneF0);
+    f0 = f0Base * (1 - (0.12 * t) / n) * (1 + wander) * toneF0;
 
     // Klatt resonator: y = A x + B y1 + C y2 with C = −r², B = 2r cos θ, A = 1 − B − C (unit DC gain).
     const coef = (k: number) => {
@@ -281,6 +355,10 @@ export function synthesizeUtterance(inv: SyntheticInventory, speaker: number, n:
 
     const end = Math.min(n, block + CONTROL);
     const dphase = f0 / sr;
+    // Pulse strength ∝ 1/√f0 keeps the source's power independent of the pitch within an utterance:
+    // unit pulses would make every rise in f0 a rise in level (power ∝ pulses per second), so the
+    // frame energy would carry the tone, while loudness and pitch are set separately by the talker.
+    const pulseGain = Math.sqrt(f0Base / f0);
     for (let i = block; i < end; i++) {
       // Glottal pulses: a unit impulse per period, split linearly over the two samples around the
       // fractional crossing so the pitch is not quantised to whole samples.
@@ -293,7 +371,7 @@ export function synthesizeUtterance(inv: SyntheticInventory, speaker: number, n:
         pulse += 1 - frac;
         carry = frac;
       }
-      tiltState = voice.tilt * tiltState + (1 - voice.tilt) * pulse;
+      tiltState = voice.tilt * tiltState + (1 - voice.tilt) * pulse * pulseGain;
       const noise = noiseScale * (rng.next() - 0.5);
       const glottal = tiltState * 8 + voice.breath * noise * 0.3;
       const x = amp * (voicing * glottal + (1 - voicing) * noise * 0.35);
@@ -305,6 +383,13 @@ export function synthesizeUtterance(inv: SyntheticInventory, speaker: number, n:
       prevOut = yc;
     }
   }
+
+  // Per-utterance channel (microphone, room, distance differ between recordings): a first-order
+  // tilt y = x + c·x[-1], c uniform in ±CHANNEL_TILT (±2.3 dB at DC against ∓3.1 dB at Nyquist for
+  // 0.3). It shifts the cepstra of a whole utterance alike, as real channels do.
+  const tiltC = CHANNEL_TILT * (2 * rng.next() - 1);
+  for (let i = n - 1; i > 0; i--) out[i] = out[i]! + tiltC * out[i - 1]!;
+  if (n > 0) out[0] = out[0]! * (1 + tiltC);
 
   // Normalise to a per-utterance loudness (RMS 0.05–0.1 times the speaker gain, peak ≤ 0.95) plus a
   // faint noise floor (RMS 6e-5), so silence is not exactly zero.
