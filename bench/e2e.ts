@@ -77,6 +77,9 @@ function tolerant(prefix: string, peer: E2ePeer): E2ePeer {
 
 const e2eWithPeers = e2eSuiteWith([tolerant('peer', tfjsPeer), tolerant('peer_jax', jaxPeer), tolerant('peer_torch', torchPeer)]);
 
+/** `bench --e2e --no-tune`: the fixed-kernel rows with their peers only (tuning costs minutes per preset). */
+export const e2ePeersSuite: BenchSuite = e2eWithPeers;
+
 /** The Node e2e suite: fixed-kernel rows with their peers, then tuned-vs-fixed rows (bench/tuned.ts). */
 export const e2eSuite: BenchSuite = {
   name: 'e2e',

@@ -165,6 +165,10 @@ describe('other subcommands', () => {
     expectRefusal(await cliMeasured(['bench', '--e2e', '--presets', 'tiny,huge'], PRE_DEVICE), '--presets', /unknown preset 'huge' \(known: tiny, small, paper\)/);
   }, PRE_DEVICE.timeoutMs + 10_000);
 
+  it('bench --no-tune without the e2e suite is one line saying what it applies to, before any GPU work', async () => {
+    expectRefusal(await cliMeasured(['bench', '--only', 'conv', '--no-tune'], PRE_DEVICE), '--no-tune', /applies only to the e2e suite \(add --e2e\)/);
+  }, PRE_DEVICE.timeoutMs + 10_000);
+
   it('grads -h does not crash (help text or a one-line usage error, no stack trace)', async () => {
     const r = await cliMeasured(['grads', '-h'], PRE_DEVICE);
     expect(r.killed).toBe(false);

@@ -17,6 +17,7 @@ export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
                               (needs the optional peers: npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0),
                               in jax-js (jit) where installed (npm install @jax-js/jax@0.1.25), and in PyTorch
                               on the CPU where /usr/bin/python3 imports torch
+  --no-tune                   with --e2e: skip the tuned-vs-fixed rows (the tuner takes minutes per preset)
   --presets tiny,small,paper  the e2e suite's presets (default tiny and small, plus paper unless --quick/--no-paper)
   --quick                     fewer repetitions, no paper-size shapes (smoke runs)
   --no-paper                  skip the paper-size shapes
@@ -26,8 +27,9 @@ export const BENCH_USAGE = `usage: cpc-webgpu bench [options]
 `;
 
 /** Loads a suite; the e2e suite's missing tfjs peer becomes one line naming the install command. */
-async function loadSuite(name: string): Promise<BenchSuite> {
+async function loadSuite(name: string, noTune: boolean): Promise<BenchSuite> {
   try {
+    if (name === 'e2e' && noTune) return (await import('../../bench/e2e.ts')).e2ePeersSuite;
     return await SUITES[name]!();
   } catch (e) {
     const err = e as { code?: string; message?: string };
@@ -57,6 +59,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       'no-paper': { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
       presets: { type: 'string' },
+      'no-tune': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,11 +71,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   for (const n of names) {
     if (!SUITES[n]) throw new UsageError('--only', `unknown suite '${n}' (known: ${Object.keys(SUITES).join(', ')})`);
   }
+  if (values['no-tune'] && !names.includes('e2e')) throw new UsageError('--no-tune', 'applies only to the e2e suite (add --e2e)');
   const presets = values.presets?.split(',').map((s) => s.trim());
   const unknownPreset = presets?.find((p) => !(PRESET_NAMES as readonly string[]).includes(p));
   if (unknownPreset !== undefined) throw new UsageError('--presets', `unknown preset '${unknownPreset}' (known: ${PRESET_NAMES.join(', ')})`);
   const suites = new Map<string, BenchSuite>();
-  for (const n of names) suites.set(n, await loadSuite(n));
+  for (const n of names) suites.set(n, await loadSuite(n, values['no-tune']));
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const ctx = await acquireNodeDevice({ label: 'bench' });
   try {

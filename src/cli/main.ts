@@ -38,7 +38,7 @@ commands:
                          loss and parameter gradients for given weights and batch (interop check)
   batches --out DIR --steps N [--resume] [--preset …] [--data …]
                          a run's training batch stream on stdout (for interop/pytorch/train_ddp.py)
-  bench [--only conv,gru,infonce] [--e2e] [--json] [--quick] [--no-paper]
+  bench [--only conv,gru,infonce] [--e2e [--no-tune]] [--json] [--quick] [--no-paper]
                          kernel and end-to-end benchmarks
   --version              print the version
   --verbose              (with any command) also show Dawn's native start-up messages
