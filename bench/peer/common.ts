@@ -28,6 +28,25 @@ export interface PeerOptions {
   seed?: number;
 }
 
+/** What every JS peer (tfjs, jax-js) offers: the same model, stepped and inspected by PyTorch names. */
+export interface PeerModel {
+  readonly cfg: PeerConfig;
+  /** Frames after the encoder. */
+  readonly T: number;
+  /** The adapter the peer runs on, as "vendor / architecture / description". */
+  readonly adapter: string;
+  /** One training step (forward, backward, Adam update); resolves to the loss before the update. */
+  step(signal: Float32Array): Promise<number>;
+  /** The loss only (no update). */
+  loss(signal: Float32Array): Promise<number>;
+  /** Loss gradients by PyTorch name and layout (no update). */
+  gradients(signal: Float32Array): Promise<Map<string, Float64Array>>;
+  /** Current weights by PyTorch name and layout. */
+  getWeights(): Promise<Map<string, Float64Array>>;
+  setWeights(params: Map<string, Float64Array>): void;
+  dispose(): void;
+}
+
 export interface PeerTiming {
   /** Median wall time of one step (upload, forward, backward, Adam, loss readback). */
   msPerStep: number;

@@ -33,7 +33,7 @@ import { getWebGPUDevice, init, jit, lax, nn, numpy as np, tree, valueAndGrad } 
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import {
   ADAM, CHANNEL_NORM_EPS, checkTimingRun, installNavigatorGpu, median, numel, peerInitParams, peerParamShapes, peerSignal,
-  validatePeerConfig, type PeerConfig, type PeerOptions, type PeerTiming,
+  validatePeerConfig, type PeerConfig, type PeerModel, type PeerOptions, type PeerTiming,
 } from './common.ts';
 
 export { JAX_PACKAGE } from './common.ts';
@@ -42,24 +42,10 @@ type Arr = np.Array;
 /** Parameters (or Adam moments) by PyTorch name. */
 type Params = { [name: string]: Arr };
 
-export interface JaxPeer {
-  readonly cfg: PeerConfig;
-  /** Frames after the encoder. */
-  readonly T: number;
-  /** The adapter jax-js runs on, as "vendor / architecture / description". */
-  readonly adapter: string;
-  /** One jit'ed training step (forward, backward, Adam update); resolves to the loss before the update. */
-  step(signal: Float32Array): Promise<number>;
-  /** The loss only (jit'ed; no update). */
-  loss(signal: Float32Array): Promise<number>;
-  /** Loss gradients by PyTorch name and layout (jit'ed; no update). */
-  gradients(signal: Float32Array): Promise<Map<string, Float64Array>>;
-  /** Current weights by PyTorch name and layout. */
-  getWeights(): Promise<Map<string, Float64Array>>;
-  setWeights(params: Map<string, Float64Array>): void;
+/** The jax-js peer: every step, loss and gradient call is jit'ed. */
+export interface JaxPeer extends PeerModel {
   /** Sum of the reference counts of the peer's own arrays (weights, Adam moments): a leak check. */
   liveRefs(): number;
-  dispose(): void;
 }
 
 const DEVICE = 'webgpu' as const;

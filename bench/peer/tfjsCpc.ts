@@ -33,30 +33,15 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import {
   ADAM, CHANNEL_NORM_EPS, checkTimingRun, installNavigatorGpu, median, numel, peerInitParams, peerParamShapes, peerSignal, validatePeerConfig,
-  type PeerConfig, type PeerOptions, type PeerTiming,
+  type PeerConfig, type PeerModel, type PeerOptions, type PeerTiming,
 } from './common.ts';
 
 // The shared peer API, re-exported so callers of the tfjs peer keep one import.
 export { PEER_CONFIGS, peerFrames, peerInitParams, peerParamShapes, peerSignal, type PeerConfig, type PeerOptions, type PeerTiming } from './common.ts';
 
-export interface TfjsPeer {
-  readonly cfg: PeerConfig;
-  /** Frames after the encoder. */
-  readonly T: number;
-  /** The adapter tfjs runs on, as "vendor / architecture / description". */
-  readonly adapter: string;
-  /** One training step (forward, backward, Adam update); resolves to the loss before the update. */
-  step(signal: Float32Array): Promise<number>;
-  /** The loss only (no update). */
-  loss(signal: Float32Array): Promise<number>;
-  /** Loss gradients by PyTorch name and layout (no update). */
-  gradients(signal: Float32Array): Promise<Map<string, Float64Array>>;
-  /** Current weights by PyTorch name and layout. */
-  getWeights(): Promise<Map<string, Float64Array>>;
-  setWeights(params: Map<string, Float64Array>): void;
+export interface TfjsPeer extends PeerModel {
   /** Live tfjs tensors (for leak checks). */
   numTensors(): number;
-  dispose(): void;
 }
 
 const isConvWeight = (name: string): boolean => /^encoder\.\d+\.weight$/.test(name);
