@@ -11,11 +11,9 @@ export interface TimingOptions {
   budgetMs?: number;
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+import { median } from '../src/runtime/median.ts';
+
+export { median };
 
 const profilers = new WeakMap<GpuContext, Profiler>();
 

@@ -1,7 +1,7 @@
 // What every JS-framework peer of the e2e benchmark shares (tfjsCpc.ts, jaxCpc.ts): the config and
 // its validation, the parameter list, init and test signal (the runtime's own, so every side trains
 // the same model from the same start), the navigator.gpu shim for Node, and the step timer's
-// median. Nothing here imports a peer framework, so importing one peer never loads another.
+// median (bench/timing.ts's). Nothing here imports a peer framework, so importing one peer never loads another.
 import { paramShapes } from '../../src/cpc/config.ts';
 import { Rng } from '../../src/cpc/data/rng.ts';
 import { initParams } from '../../src/cpc/params.ts';
@@ -133,11 +133,7 @@ export function installNavigatorGpu(gpu: GPU, extra: Record<string, unknown> = {
   };
 }
 
-export function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const m = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
-}
+export { median } from '../timing.ts';
 
 export function checkTimingRun(who: string, run: { warmup: number; steps: number }): void {
   if (!Number.isInteger(run.warmup) || run.warmup < 0 || !Number.isInteger(run.steps) || run.steps < 1) {

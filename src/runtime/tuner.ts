@@ -25,6 +25,7 @@
 // fixed step. Its cost is bounded: GUARD_FRACTION of the per-op tuning time, at least
 // MIN_GUARD_ROUNDS and at most MAX_GUARD_ROUNDS rounds of 4 steps.
 import { Rng } from '../cpc/data/rng.ts';
+import { median } from './median.ts';
 import { CpcError, ShapeError } from './errors.ts';
 import type { AdapterSummary, GpuContext } from './device.ts';
 import type { PreparedOp } from './kernel.ts';
@@ -279,12 +280,6 @@ export interface CandidateTiming {
   /** Robust relative spread of the samples (1.4826 · MAD / median ≈ σ / median). */
   noise: number;
   samples: number[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Median and robust relative spread of a candidate's samples. */
