@@ -261,12 +261,20 @@ it(`trains the tiny preset in headless Chromium: loss falls, numbers shown, page
     po.disconnect();
     return { frames: gaps.length, maxGap: Math.max(...gaps.slice(1)), longTasks, stepsDuring: window.__cpcDemo!.state().step - step0, ms: performance.now() - t0 };
   }, 3000);
-  const roundTrips: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await page.evaluate(() => document.getElementById('stat-step')!.textContent);
-    roundTrips.push(performance.now() - t);
-  }
+  // How long a task queued on the page's main thread waits to run and read the stats: the latency a
+  // visitor's click sees. Timed inside the page: a round trip through page.evaluate also timed the test
+  // runner's own event loop and the CDP pipe, which share 2 cores with the other test workers
+  // (measured once: 245 ms while the page had 33 ms frame gaps and no long tasks).
+  const roundTrips = await page.evaluate(async () => {
+    const out: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      void document.getElementById('stat-step')!.textContent;
+      out.push(performance.now() - t);
+    }
+    return out;
+  });
   console.log(`[demo e2e] responsiveness while training: ${resp.frames} frames and ${resp.stepsDuring} steps in 3 s, max frame gap ${resp.maxGap.toFixed(1)} ms, long tasks [${resp.longTasks.map((d) => d.toFixed(0)).join(', ')}] ms, round trips max ${Math.max(...roundTrips).toFixed(1)} ms`);
   expect((await state()).runState).toBe('running');
   expect(resp.frames).toBeGreaterThan(3000 / BOUND_MS);
