@@ -58,6 +58,8 @@ describe('cpc-webgpu train / eval (tiny)', () => {
     expect(Number.isFinite(summary.final_loss)).toBe(true);
     expect(Number.isFinite(summary.first_loss)).toBe(true);
     expect(summary.steps_per_s as number).toBeGreaterThan(0);
+    expect(summary.cpc_chance).toBe(1 / 8); // tiny: batch negatives, B = 8
+    expect(r.stderr).toMatch(/chance 1\/B = 0\.125 with batch negatives/);
     expect(await checkpointStep(out)).toBe(RESUME_STEPS);
 
     baseline = await metricsOf(out);

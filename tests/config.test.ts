@@ -4,7 +4,7 @@
 // `eval` and `train --resume` read back (readCheckpointInfo + decodeCheckpoint).
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, readCheckpointInfo } from '../src/cpc/checkpoint.ts';
-import { ConfigError, configFromObject, MAX_ENCODER_LAYERS, PRESETS, resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
+import { ConfigError, configFromObject, cpcChance, MAX_ENCODER_LAYERS, PRESETS, resolveConfig, type CpcTrainConfig } from '../src/cpc/config.ts';
 import { WindowSampler } from '../src/cpc/data/batcher.ts';
 import { Rng } from '../src/cpc/data/rng.ts';
 import { createSyntheticDataset } from '../src/cpc/data/synthetic.ts';
@@ -201,3 +201,12 @@ function encodeCheckpointMetadataOnly(cfg: CpcTrainConfig): Uint8Array {
   const none = new Float32Array(0);
   return encodeCheckpoint(cfg, empty, 0, { params: none, m: none, v: none });
 }
+
+describe('cpcChance: one positive among the candidates of each negatives mode', () => {
+  it('batch 1/B, batch-time 1/(B·T), sampled 1/(n+1)', () => {
+    const cfg = resolveConfig('small');
+    expect(cpcChance({ ...cfg, negatives: { kind: 'batch' } }, 126)).toBe(1 / cfg.batchSize);
+    expect(cpcChance({ ...cfg, negatives: { kind: 'batch-time' } }, 126)).toBe(1 / (cfg.batchSize * 126));
+    expect(cpcChance({ ...cfg, negatives: { kind: 'sampled', n: 128, shared: true } }, 126)).toBe(1 / 129);
+  });
+});

@@ -11,7 +11,7 @@
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
 import { parseArgs } from 'node:util';
 import type { WindowBatch } from '../cpc/data/batcher.ts';
-import { framesPerWindow } from '../cpc/config.ts';
+import { cpcChance, framesPerWindow, type CpcTrainConfig } from '../cpc/config.ts';
 import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
 import { initParams } from '../cpc/params.ts';
@@ -101,6 +101,14 @@ interface RunResult {
   startupMs: number | null;
   interrupted: StopSignal | null;
   savedStep: number | null;
+}
+
+function chanceText(config: CpcTrainConfig, T: number): string {
+  const chance = cpcChance(config, T).toPrecision(3);
+  const neg = config.negatives;
+  if (neg.kind === 'batch') return `chance 1/B = ${chance} with batch negatives`;
+  if (neg.kind === 'batch-time') return `chance 1/(B·T) = ${chance} with batch-time negatives`;
+  return `chance 1/(n+1) = ${chance} with ${neg.n} sampled negatives`;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
@@ -198,6 +206,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       first_loss: firstLoss,
       final_loss: last?.loss ?? null,
       final_acc: last?.accPerK ?? null,
+      cpc_chance: cpcChance(config, trainer.frames),
       steps_per_s: Number(stepsPerS.toFixed(3)),
       steps_per_s_overall: Number(overall.toFixed(3)),
       startup_s: result.startupMs === null ? null : Number((result.startupMs / 1000).toFixed(2)),
@@ -214,7 +223,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     say(`${result.interrupted ? 'interrupted' : 'done'}: step ${trainer.stepCount} (${result.stepsRun} this run) in ${fmtDuration(result.ms)}, ${stepsPerS.toFixed(2)} steps/s` +
       (result.startupMs !== null && result.steadyStepsPerS !== null ? ` after a ${fmtDuration(result.startupMs)} first step (shader compilation)` : ''));
     if (last) {
-      say(`loss ${firstLoss?.toFixed(4) ?? '—'} → ${last.loss.toFixed(4)} (first → step ${last.step}); CPC accuracy k=1..${last.accPerK.length}: ${last.accPerK.map((a) => a.toFixed(3)).join(' ')} (chance 1/B = ${(1 / config.batchSize).toFixed(3)} with batch negatives)`);
+      say(`loss ${firstLoss?.toFixed(4) ?? '—'} → ${last.loss.toFixed(4)} (first → step ${last.step}); CPC accuracy k=1..${last.accPerK.length}: ${last.accPerK.map((a) => a.toFixed(3)).join(' ')} (${chanceText(config, trainer.frames)})`);
     }
     if (result.savedStep !== null) say(`checkpoint: ${setup.checkpointPath} (step ${result.savedStep})${result.interrupted ? '; continue with --resume' : ''}`);
     say(`metrics: ${setup.metricsPath}`);

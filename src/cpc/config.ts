@@ -303,6 +303,15 @@ export function framesPerWindow(cfg: Pick<CpcTrainConfig, 'window' | 'kernels' |
   return encoderFrames(cfg.window, cfg.kernels, cfg.strides);
 }
 
+/** A guessing predictor's CPC accuracy: one positive among the candidates of the negatives mode
+ *  (DESIGN.md InfoNCE: B for batch, B·T for batch-time, n + 1 for sampled), T = frames per window. */
+export function cpcChance(cfg: Pick<CpcTrainConfig, 'negatives' | 'batchSize'>, T: number): number {
+  const neg = cfg.negatives;
+  if (neg.kind === 'batch') return 1 / cfg.batchSize;
+  if (neg.kind === 'batch-time') return 1 / (cfg.batchSize * T);
+  return 1 / (neg.n + 1);
+}
+
 /** Shape-level validation (device limits are checked by the trainer before allocating). */
 export function validateConfig(cfg: CpcTrainConfig): void {
   if (!isPlainObject(cfg)) throw new ConfigError('config', `must be an object, got ${shown(cfg)}`);
