@@ -14,4 +14,4 @@ export * from './cpc/probe.ts';
 export * from './cpc/intervals.ts';
 export * from './cpc/mfcc.ts';
 export * from './cpc/encodeFeatures.ts';
-export { evaluateProbes, mfccEncoder, compareProbe, type EvalReport, type EvalOptions, type ProbeSummary, type ProbeEncoder } from './cpc/evaluate.ts';
+export { evaluateProbes, layerEncoder, mfccEncoder, compareProbe, type EvalReport, type EvalOptions, type ProbeSummary, type ProbeEncoder } from './cpc/evaluate.ts';

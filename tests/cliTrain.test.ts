@@ -87,6 +87,14 @@ describe('cpc-webgpu train / eval (tiny)', () => {
     expect(speaker.test_ci[1]).toBeGreaterThanOrEqual(speaker.test_acc);
     expect(['above', 'below', 'overlap']).toContain((report.verdicts as { speaker: { vs_mfcc: string } }).speaker.vs_mfcc);
     expect(report.step).toBe(RESUME_STEPS);
+    expect([report.features, random.features, mfcc.features]).toEqual(['c', 'c', 'mfcc']);
+
+    // --layer z probes the encoder output instead, for the trained model and its random init alike.
+    const ez = await cli(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--layer', 'z', '--max-windows', '48']);
+    expect(ez.code, ez.stderr).toBe(0);
+    expect(ez.stdout).toMatch(/trained \(z\)\s+random init \(z\)\s+MFCC/);
+    expect(ez.stderr).toMatch(/probing z/);
+    expectCleanError(await cli(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--layer', 'x']), /--layer must be z or c, got 'x'/);
   }, 300_000);
 
   it('after a lost device the last checkpoint is intact and --resume gives bitwise the same losses', async () => {

@@ -7,7 +7,7 @@ import { PRESETS, type CpcTrainConfig } from '../src/cpc/config.ts';
 import { LABEL_HOP, type Dataset, type Split, type Utterance } from '../src/cpc/data/dataset.ts';
 import { encoderFrames, encoderGeometry } from '../src/cpc/data/frames.ts';
 import { Rng } from '../src/cpc/data/rng.ts';
-import { countEvalWindows, evaluateProbes, extractFeatures, type ProbeEncoder } from '../src/cpc/evaluate.ts';
+import { countEvalWindows, evaluateProbes, extractFeatures, layerEncoder, type ProbeEncoder } from '../src/cpc/evaluate.ts';
 
 const SPEAKERS = 3;
 const PHONES = 4;
@@ -64,6 +64,22 @@ function stubEncoder(): ProbeEncoder & { calls: number } {
   return stub;
 }
 
+/** The stub's labels in z (C channels) and a constant c: only the z probe can read them. */
+function zStub() {
+  const base = stubEncoder();
+  const C = base.config.channels;
+  const T = base.frames;
+  return {
+    config: base.config, frames: T,
+    async encode(signal: Float32Array) {
+      const { c: onehot } = await base.encode(signal);
+      const z = new Float32Array(B * T * C);
+      for (let f = 0; f < B * T; f++) z.set(onehot.subarray(f * H, (f + 1) * H), f * C);
+      return { z, c: new Float32Array(B * T * H) };
+    },
+  };
+}
+
 describe('probe evaluation (stub encoder)', () => {
   it('aligns frames with phone labels and windows with speakers: 100 % on both probes', async () => {
     const ds = toyDataset();
@@ -75,6 +91,21 @@ describe('probe evaluation (stub encoder)', () => {
     expect(report.windows.train).toBe(countEvalWindows(ds, 'train', L, L / 2));
     expect(report.windows.test).toBe(countEvalWindows(ds, 'test', L, L / 2));
     expect(report.phone!.train_rows).toBe(report.windows.train * enc.frames);
+  });
+
+  it("layerEncoder: 'z' probes the encoder output (C wide), 'c' the context", async () => {
+    const ds = toyDataset();
+    const model = zStub();
+    const z = await evaluateProbes(layerEncoder(model, 'z'), ds, {});
+    expect(z.features).toBe('z');
+    expect([z.phone_acc, z.speaker_acc]).toEqual([1, 1]);
+    const fz = await extractFeatures(layerEncoder(model, 'z'), ds, 'test', {});
+    expect(fz.H).toBe(model.config.channels);
+    // c carries nothing here: its probes fall to about the majority class.
+    const c = await evaluateProbes(layerEncoder(model, 'c'), ds, {});
+    expect(c.features).toBe('c');
+    expect(c.phone_acc!).toBeLessThan(0.5);
+    expect(c.speaker_acc!).toBeLessThan(0.5);
   });
 
   it('caps windows (evenly over the split, every speaker kept) and pads the last encoder batch', async () => {

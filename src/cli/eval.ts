@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { checkpointStep, decodeCheckpoint, parseCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { paramLayout } from '../cpc/params.ts';
-import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
+import { evaluateProbes, layerEncoder, mfccEncoder } from '../cpc/evaluate.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice } from '../node/device.ts';
@@ -21,6 +21,7 @@ export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
   --split, --train-list, --val-list, --data-memory   as for train (with --data DIR)
   --config FILE.json          the model config, for weights-only files (default: the checkpoint's)
   --max-windows N             cap on train windows fed to the encoder (default 2000; test: all windows)
+  --layer z|c                 probe the GRU context c (default, as the CPC paper) or the encoder output z
   --json                      print one JSON object: {"phone_acc", "speaker_acc", "random_init": {…}, "mfcc": {…}, "verdicts", …}
 `;
 
@@ -36,6 +37,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       'data-memory': { type: 'string' },
       config: { type: 'string' },
       'max-windows': { type: 'string' },
+      layer: { type: 'string', default: 'c' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -46,6 +48,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!values.checkpoint) throw new UsageError('eval', `--checkpoint FILE is required\n${EVAL_USAGE}`);
   const maxWindows = values['max-windows'] === undefined ? undefined : intFlag('--max-windows', values['max-windows'], 0);
+  const layer = values.layer;
+  if (layer !== 'z' && layer !== 'c') throw new UsageError('eval', `--layer must be z or c, got '${layer}'`);
   const note = (msg: string) => process.stderr.write(`${msg}\n`);
 
   // Everything about the checkpoint is validated before a device is acquired.
@@ -74,12 +78,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
   try {
     // A fresh trainer holds the seeded random init: probe it first, then load the trained weights.
     trainer = await CpcTrainer.create(ctx, info.config);
-    note(`eval ${path} (step ${info.step}) on ${describeDataSpec(spec)}`);
+    const features = layerEncoder(trainer, layer);
+    note(`eval ${path} (step ${info.step}) on ${describeDataSpec(spec)}, probing ${layer}`);
     note('probes: random init …');
-    const random = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    const random = await evaluateProbes(features, dataset, { maxWindows: caps, onProgress: note });
     await trainer.loadCheckpoint(checkpoint, path);
     note('probes: trained …');
-    const trained = await evaluateProbes(trainer, dataset, { maxWindows: caps, onProgress: note });
+    const trained = await evaluateProbes(features, dataset, { maxWindows: caps, onProgress: note });
     note('probes: MFCC baseline …');
     const mfcc = await evaluateProbes(mfccEncoder(info.config), dataset, { maxWindows: caps, onProgress: note });
     const set = { trained, random, mfcc };

@@ -36,7 +36,9 @@ export function formatProbeTable(set: ProbeSet): string {
   if (trained.phone) rows.push([`phone per frame (${trained.phone.classes} classes)`, 'phone']);
   if (trained.speaker) rows.push([`speaker per window (${trained.speaker.classes} classes)`, 'speaker']);
   if (rows.length === 0) return 'probes: nothing to probe (no phone labels and fewer than 2 speakers)';
-  const head = ['test accuracy % [95 % CI] (probe train %)', 'trained', 'random init', 'MFCC', 'majority', 'verdict'];
+  // Named by layer when it is not the usual context c.
+  const of = trained.features === 'c' ? '' : ` (${trained.features})`;
+  const head = ['test accuracy % [95 % CI] (probe train %)', `trained${of}`, `random init${of}`, 'MFCC', 'majority', 'verdict'];
   const body = rows.map(([name, key]) => [
     name, cell(trained[key]), cell(random[key]), cell(mfcc?.[key]), trained[key] ? pct(trained[key]!.majority) : '—',
     verdict(trained[key], [['random', random[key]], ['MFCC', mfcc?.[key]]]),

@@ -14,6 +14,7 @@
 // one utterance being correlated (intervals.ts), and the probe's own train accuracy, λ and
 // convergence are in the report. `mfccEncoder` gives the MFCC baseline through the same path.
 import type { CpcTrainConfig } from './config.ts';
+import type { FeatureLayer } from './encodeFeatures.ts';
 import type { Dataset, Split } from './data/dataset.ts';
 import { evalWindows, type WindowBatch } from './data/batcher.ts';
 import { encoderGeometry, frameLabels } from './data/frames.ts';
@@ -33,7 +34,7 @@ export interface ProbeEncoder {
   readonly dim?: number;
   /** Which samples frame t sees (for its phone label); default the config's encoder geometry. */
   readonly geometry?: { hop: number; receptiveField: number };
-  /** What the features are, for reports; default 'c' (the model's context). */
+  /** What the features are, for reports ('c', 'z', 'mfcc'); default 'c' (the model's context). */
   readonly featureName?: string;
 }
 
@@ -53,6 +54,20 @@ export function mfccEncoder(config: CpcTrainConfig): ProbeEncoder {
       for (let b = 0; b < B; b++) c.set(mfcc(signal.subarray(b * L, (b + 1) * L)).features, b * T * MFCC_DIM);
       return { c };
     },
+  };
+}
+
+/**
+ * A model's features of one layer as a ProbeEncoder: 'c' (the context, CPC's usual probe) is the
+ * model itself; 'z' (the encoder output, CPC_audio's `--get_encoded`) has C channels per frame on the
+ * same frames and labels. The same layer choice as `encode --layer`.
+ */
+export function layerEncoder(model: Omit<ProbeEncoder, 'encode'> & { encode(signal: Float32Array): Promise<{ z: Float32Array; c: Float32Array }> }, layer: FeatureLayer): ProbeEncoder {
+  if (layer === 'c') return model;
+  return {
+    config: model.config, frames: model.frames, dim: model.config.channels, featureName: 'z',
+    ...(model.geometry ? { geometry: model.geometry } : {}),
+    async encode(signal: Float32Array) { return { c: (await model.encode(signal)).z }; },
   };
 }
 
@@ -206,7 +221,7 @@ export interface ProbeSummary {
 }
 
 export interface EvalReport {
-  /** What was probed: 'c' (context features of the model) or 'mfcc' (the baseline); set by the caller's encoder. */
+  /** What was probed: 'c' (context features of the model), 'z' (its encoder output) or 'mfcc' (the baseline); set by the caller's encoder. */
   features: string;
   /** Phone-per-frame test accuracy; null when the dataset has no phone labels. */
   phone_acc: number | null;
