@@ -6,13 +6,13 @@
 import { tunedSuite } from './tuned.ts';
 import type { BenchSuite } from './types.ts';
 import { e2eSuiteWith, type E2ePeer } from './e2eCore.ts';
-import { JAX_PACKAGE } from './peer/common.ts';
-import { PEER_CONFIGS, timePeerSteps } from './peer/tfjsCpc.ts';
+import { JAX_PACKAGE, peerConfigOf } from './peer/common.ts';
+import { timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 
-const tfjsPeer: E2ePeer = async ({ b, name, ms }) => {
-  const peerCfg = (PEER_CONFIGS as Record<string, (typeof PEER_CONFIGS)['tiny']>)[name];
-  if (!peerCfg) return {};
+const tfjsPeer: E2ePeer = async ({ b, name, cfg, ms }) => {
+  const peerCfg = peerConfigOf(cfg);
+  if (typeof peerCfg === 'string') return { peer_missing: peerCfg };
   b.log(`e2e.${name}: peer tfjs-backend-webgpu`);
   const p = await timePeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
   b.log(`e2e.${name}: peer ${p.msPerStep.toFixed(1)} ms/step → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
@@ -30,9 +30,9 @@ async function loadJaxPeer(): Promise<typeof import('./peer/jaxCpc.ts') | string
   }
 }
 
-const jaxPeer: E2ePeer = async ({ b, name, ms }) => {
-  const peerCfg = (PEER_CONFIGS as Record<string, (typeof PEER_CONFIGS)['tiny']>)[name];
-  if (!peerCfg) return {};
+const jaxPeer: E2ePeer = async ({ b, name, cfg, ms }) => {
+  const peerCfg = peerConfigOf(cfg);
+  if (typeof peerCfg === 'string') return { peer_jax_missing: peerCfg };
   const jax = await loadJaxPeer();
   if (typeof jax === 'string') {
     b.log(`e2e.${name}: no jax-js peer: ${jax}`);

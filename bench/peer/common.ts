@@ -2,7 +2,7 @@
 // its validation, the parameter list, init and test signal (the runtime's own, so every side trains
 // the same model from the same start), the navigator.gpu shim for Node, and the step timer's
 // median (bench/timing.ts's). Nothing here imports a peer framework, so importing one peer never loads another.
-import { paramShapes } from '../../src/cpc/config.ts';
+import { paramShapes, resolveConfig, type CpcTrainConfig } from '../../src/cpc/config.ts';
 import { Rng } from '../../src/cpc/data/rng.ts';
 import { initParams } from '../../src/cpc/params.ts';
 
@@ -141,8 +141,29 @@ export function checkTimingRun(who: string, run: { warmup: number; steps: number
   }
 }
 
-/** The issue's tiny and small e2e configs (the paper config is the e2e suite's to choose). */
-export const PEER_CONFIGS: Record<'tiny' | 'small', PeerConfig> = {
-  tiny: { B: 8, L: 10240, channels: 32, kernels: [10, 8, 4, 4, 4], strides: [5, 4, 2, 2, 2], norm: false, H: 32, K: 4, lr: 2e-4 },
-  small: { B: 8, L: 20480, channels: 64, kernels: [10, 8, 4, 4, 4], strides: [5, 4, 2, 2, 2], norm: false, H: 64, K: 4, lr: 2e-4 },
-};
+/**
+ * The peer config of one of our training configs — the same model (ChannelNorm included), batch and
+ * rate — or why the JS peers cannot train it: they implement the 'batch' negatives, f32 storage and
+ * bias-free predictors only. The e2e rows time exactly this against our step of `cfg`.
+ */
+export function peerConfigOf(cfg: CpcTrainConfig): PeerConfig | string {
+  if (cfg.negatives.kind !== 'batch') return `the JS peers implement 'batch' negatives only (config has '${cfg.negatives.kind}')`;
+  if (cfg.predictorBias) return 'the JS peers implement bias-free predictors only';
+  if (cfg.activations !== 'f32') return `the JS peers store activations in f32 only (config has '${cfg.activations}')`;
+  return {
+    B: cfg.batchSize, L: cfg.window, channels: cfg.channels, kernels: [...cfg.kernels], strides: [...cfg.strides],
+    norm: cfg.norm, H: cfg.hidden, K: cfg.predictionSteps, lr: cfg.optimizer.lr,
+  };
+}
+
+function presetPeer(name: 'tiny' | 'small'): PeerConfig {
+  const p = peerConfigOf(resolveConfig(name));
+  if (typeof p === 'string') throw new Error(`PEER_CONFIGS.${name}: ${p}`);
+  return p;
+}
+
+/**
+ * The tiny and small presets as peers (the paper config is too slow for them). Derived, not copied:
+ * a copy once kept ChannelNorm off after the presets turned it on, so the peers ran a lighter model.
+ */
+export const PEER_CONFIGS: Record<'tiny' | 'small', PeerConfig> = { tiny: presetPeer('tiny'), small: presetPeer('small') };
