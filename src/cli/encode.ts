@@ -8,14 +8,14 @@ import { parseArgs } from 'node:util';
 import { decodeCheckpoint, readCheckpointInfo } from '../cpc/checkpoint.ts';
 import { decodeWav, DEFAULT_MAX_WAV_BYTES, WavError } from '../cpc/data/wav.ts';
 import { encoderGeometry } from '../cpc/data/frames.ts';
-import { encodeFeatures, encodeNpy, type FeatureLayer } from '../cpc/encodeFeatures.ts';
+import { encodeFeatures, encodeNpy } from '../cpc/encodeFeatures.ts';
 import { paramLayout } from '../cpc/params.ts';
 import { encodeSafetensors } from '../cpc/safetensors.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
 import { FileTooLargeError, readFileLimited, writeFileAtomic } from '../node/atomicFile.ts';
 import { nodeCheckpointStore } from '../node/checkpointStore.ts';
 import { acquireNodeDevice } from '../node/device.ts';
-import { fsReason, UsageError } from './usage.ts';
+import { fsReason, layerFlag, UsageError } from './usage.ts';
 
 export const ENCODE_USAGE = `usage: cpc-webgpu encode --checkpoint FILE --data DIR|FILE.wav --out DIR [options]
   --checkpoint FILE           a checkpoint written by \`cpc-webgpu train\` (config read from it)
@@ -58,8 +58,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   for (const flag of ['checkpoint', 'data', 'out'] as const) {
     if (!values[flag]) throw new UsageError('encode', `--${flag} is required\n${ENCODE_USAGE}`);
   }
-  const layer = values.layer as FeatureLayer;
-  if (layer !== 'z' && layer !== 'c') throw new UsageError('encode', `--layer must be z or c, got '${values.layer}'`);
+  const layer = layerFlag('encode', values.layer);
   const format = values.format!;
   if (format !== 'safetensors' && format !== 'npy') throw new UsageError('encode', `--format must be safetensors or npy, got '${format}'`);
   const note = (msg: string) => process.stderr.write(`${msg}\n`);

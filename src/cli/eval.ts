@@ -12,7 +12,7 @@ import { acquireNodeDevice } from '../node/device.ts';
 import { readConfigFile } from './configFile.ts';
 import { dataSpecFromMetadata, describeDataSpec, loadDataset, parseDataArg, parseDataFlags } from './data.ts';
 import { formatProbeTable, probeJson } from './probeReport.ts';
-import { intFlag, UsageError } from './usage.ts';
+import { intFlag, layerFlag, UsageError } from './usage.ts';
 
 export const EVAL_USAGE = `usage: cpc-webgpu eval --checkpoint FILE [options]
   --checkpoint FILE           a checkpoint written by \`cpc-webgpu train\` (config read from it)
@@ -48,8 +48,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!values.checkpoint) throw new UsageError('eval', `--checkpoint FILE is required\n${EVAL_USAGE}`);
   const maxWindows = values['max-windows'] === undefined ? undefined : intFlag('--max-windows', values['max-windows'], 0);
-  const layer = values.layer;
-  if (layer !== 'z' && layer !== 'c') throw new UsageError('eval', `--layer must be z or c, got '${layer}'`);
+  const layer = layerFlag('eval', values.layer);
   const note = (msg: string) => process.stderr.write(`${msg}\n`);
 
   // Everything about the checkpoint is validated before a device is acquired.

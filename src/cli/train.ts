@@ -103,12 +103,12 @@ interface RunResult {
   savedStep: number | null;
 }
 
+const CHANCE_FORMULA: Record<CpcTrainConfig['negatives']['kind'], string> = { batch: '1/B', 'batch-time': '1/(B·T)', sampled: '1/(n+1)' };
+
 function chanceText(config: CpcTrainConfig, T: number): string {
-  const chance = cpcChance(config, T).toPrecision(3);
   const neg = config.negatives;
-  if (neg.kind === 'batch') return `chance 1/B = ${chance} with batch negatives`;
-  if (neg.kind === 'batch-time') return `chance 1/(B·T) = ${chance} with batch-time negatives`;
-  return `chance 1/(n+1) = ${chance} with ${neg.n} sampled negatives`;
+  const what = neg.kind === 'sampled' ? `${neg.n} sampled` : neg.kind;
+  return `chance ${CHANCE_FORMULA[neg.kind]} = ${cpcChance(config, T).toPrecision(3)} with ${what} negatives`;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 // Errors a CLI user caused (a bad flag value, a missing file): typed so main.ts prints them as one
 // `error: …` line with no stack trace, like every other CpcError.
 import { CpcError } from '../runtime/errors.ts';
+import type { FeatureLayer } from '../cpc/encodeFeatures.ts';
 
 export class UsageError extends CpcError {}
 
@@ -19,6 +20,12 @@ export function intFlag(name: string, value: string | undefined, fallback: numbe
     throw new UsageError(name, `expects an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got '${value}'`);
   }
   return n;
+}
+
+/** `--layer z|c` (encode, eval), or a UsageError naming the command. */
+export function layerFlag(command: string, value: string | undefined): FeatureLayer {
+  if (value !== 'z' && value !== 'c') throw new UsageError(command, `--layer must be z or c, got '${value}'`);
+  return value;
 }
 
 export { fsReason } from '../node/fsReason.ts';
