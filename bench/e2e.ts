@@ -10,13 +10,13 @@ import { JAX_PACKAGE, peerConfigOf } from './peer/common.ts';
 import { timePeerSteps } from './peer/tfjsCpc.ts';
 import { timeTorchPeer, torchPeerMissing } from './peer/torchCpc.ts';
 
-const tfjsPeer: E2ePeer = async ({ b, name, cfg, ms }) => {
+const tfjsPeer: E2ePeer = async ({ b, name, cfg }) => {
   const peerCfg = peerConfigOf(cfg);
-  if (typeof peerCfg === 'string') return { peer_missing: peerCfg };
+  if (typeof peerCfg === 'string') return { fields: { peer_missing: peerCfg } };
   b.log(`e2e.${name}: peer tfjs-backend-webgpu`);
   const p = await timePeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
-  b.log(`e2e.${name}: peer ${p.msPerStep.toFixed(1)} ms/step → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
-  return { peer: 'tfjs-backend-webgpu@4.22.0', peer_ms: Math.round(p.msPerStep * 10) / 10, ratio_vs_peer: Math.round((p.msPerStep / ms) * 100) / 100 };
+  b.log(`e2e.${name}: peer ${p.msPerStep.toFixed(1)} ms/step`);
+  return { fields: { peer: 'tfjs-backend-webgpu@4.22.0', peer_ms: Math.round(p.msPerStep * 10) / 10 }, ratios: { ratio_vs_peer: p.msPerStep } };
 };
 
 /** The jax-js peer module, or why it cannot load: imported on first use so a missing package costs one line, not the suite. */
@@ -30,33 +30,33 @@ async function loadJaxPeer(): Promise<typeof import('./peer/jaxCpc.ts') | string
   }
 }
 
-const jaxPeer: E2ePeer = async ({ b, name, cfg, ms }) => {
+const jaxPeer: E2ePeer = async ({ b, name, cfg }) => {
   const peerCfg = peerConfigOf(cfg);
-  if (typeof peerCfg === 'string') return { peer_jax_missing: peerCfg };
+  if (typeof peerCfg === 'string') return { fields: { peer_jax_missing: peerCfg } };
   const jax = await loadJaxPeer();
   if (typeof jax === 'string') {
     b.log(`e2e.${name}: no jax-js peer: ${jax}`);
-    return { peer_jax_missing: jax };
+    return { fields: { peer_jax_missing: jax } };
   }
   b.log(`e2e.${name}: peer jax-js (jit, webgpu)`);
   const p = await jax.timeJaxPeerSteps(peerCfg, { warmup: 1, steps: b.quick ? 2 : 3 });
-  b.log(`e2e.${name}: jax-js ${p.msPerStep.toFixed(1)} ms/step (first step, trace + compile: ${(p.firstStepMs / 1000).toFixed(1)} s) → ours is ${(p.msPerStep / ms).toFixed(2)}× faster`);
+  b.log(`e2e.${name}: jax-js ${p.msPerStep.toFixed(1)} ms/step (first step, trace + compile: ${(p.firstStepMs / 1000).toFixed(1)} s)`);
   return {
-    peer_jax: `${JAX_PACKAGE} (jit, webgpu)`, peer_jax_ms: Math.round(p.msPerStep * 10) / 10, ratio_vs_jax: Math.round((p.msPerStep / ms) * 100) / 100,
-    peer_jax_first_step_s: Math.round(p.firstStepMs / 100) / 10,
+    fields: { peer_jax: `${JAX_PACKAGE} (jit, webgpu)`, peer_jax_ms: Math.round(p.msPerStep * 10) / 10, peer_jax_first_step_s: Math.round(p.firstStepMs / 100) / 10 },
+    ratios: { ratio_vs_jax: p.msPerStep },
   };
 };
 
-const torchPeer: E2ePeer = async ({ b, name, cfg, signal, ms }) => {
+const torchPeer: E2ePeer = async ({ b, name, cfg, signal }) => {
   const missing = torchPeerMissing();
   if (missing) {
     b.log(`e2e.${name}: no PyTorch peer: ${missing}`);
-    return { peer_torch_missing: missing };
+    return { fields: { peer_torch_missing: missing } };
   }
   b.log(`e2e.${name}: peer PyTorch CPU`);
   const t = await timeTorchPeer(cfg, signal, { warmup: 1, steps: b.quick ? 2 : 3 });
-  b.log(`e2e.${name}: ${t.name} ${t.msPerStep.toFixed(1)} ms/step → ratio torch/ours ${(t.msPerStep / ms).toFixed(2)}`);
-  return { peer_torch: t.name, peer_torch_ms: Math.round(t.msPerStep * 10) / 10, ratio_vs_torch: Math.round((t.msPerStep / ms) * 100) / 100 };
+  b.log(`e2e.${name}: ${t.name} ${t.msPerStep.toFixed(1)} ms/step`);
+  return { fields: { peer_torch: t.name, peer_torch_ms: Math.round(t.msPerStep * 10) / 10 }, ratios: { ratio_vs_torch: t.msPerStep } };
 };
 
 /**
@@ -70,7 +70,7 @@ function tolerant(prefix: string, peer: E2ePeer): E2ePeer {
     } catch (e) {
       const message = (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' ');
       p.b.log(`e2e.${p.name}: ${prefix} failed: ${message}`);
-      return { [`${prefix}_error`]: message };
+      return { fields: { [`${prefix}_error`]: message } };
     }
   };
 }

@@ -10,18 +10,27 @@ import { CpcError } from '../src/runtime/errors.ts';
 import { median } from '../src/runtime/median.ts';
 import { makeResult, type BenchContext, type BenchResult, type BenchSuite } from './types.ts';
 
-/** What a peer sees: the preset, its resolved config, one batch of our data and our ms per step. */
+/** What a peer sees: the preset, its resolved config and one batch of our data. */
 export interface E2ePeerInput {
   b: BenchContext;
   name: PresetName;
   cfg: CpcTrainConfig;
   /** One batch [B·L] of the samples our step trained on. */
   signal: Float32Array;
-  ms: number;
 }
 
-/** Times one peer framework; returns the fields it adds to the e2e row ({} when it has no config for the preset). */
-export type E2ePeer = (p: E2ePeerInput) => Promise<Record<string, unknown>>;
+/**
+ * What a peer adds to the e2e row: its fields ({} when it has no config for the preset) and, under
+ * `ratios`, its ms per step keyed by the row's ratio field (e.g. ratio_vs_peer): the core divides
+ * each by our ms, which is only known once the blocks after the peers ran.
+ */
+export interface E2ePeerResult {
+  fields: Record<string, unknown>;
+  ratios?: Record<string, number>;
+}
+
+/** Times one peer framework. */
+export type E2ePeer = (p: E2ePeerInput) => Promise<E2ePeerResult>;
 
 export async function measurePreset(
   b: BenchContext, preset: PresetName, steps: number, peers: readonly E2ePeer[] = [], activations: ActivationsDType = 'f32',
@@ -41,8 +50,12 @@ export async function measurePreset(
   // Fixed kernels (each op's default variant; no cache): the row the tuned rows compare against.
   const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps, tune: 'off' });
   const variants = trainer.variants();
-  let ms: number, profile, plan, cost;
+  let ms: number, plan, cost;
+  let share: Record<string, number> = {};
+  let profileSource = '';
   const blockMs: number[] = [];
+  const peerFields: Record<string, unknown> = {};
+  const peerMs: Record<string, number> = {};
   try {
     b.log(`e2e.${name}: warm-up (first steps compile pipelines)`);
     for (let i = 0; i < 2; i++) await trainer.trainStep(data[i % data.length]!);
@@ -51,24 +64,41 @@ export async function measurePreset(
     // median of E2E_BLOCKS such blocks, as the peers report the median of their steps — one block
     // (2.4 s of `small`) read 35 % slow in a noisy spell of this shared machine while the peer's
     // 14 s did not (8.4× vs 11.6–12.1× in the runs around it).
-    for (let k = 0; k < (b.quick ? 1 : E2E_BLOCKS); k++) {
-      const t0 = performance.now();
-      for (let i = 0; i < steps; i++) await trainer.trainStep(data[i % data.length]!);
-      await trainer.flush();
-      blockMs.push((performance.now() - t0) / steps);
-    }
-    ms = median(blockMs);
-    profile = await trainer.profileStep(data[0]!);
+    const timeBlocks = async (n: number) => {
+      for (let k = 0; k < n; k++) {
+        const t0 = performance.now();
+        for (let i = 0; i < steps; i++) await trainer.trainStep(data[i % data.length]!);
+        await trainer.flush();
+        blockMs.push((performance.now() - t0) / steps);
+      }
+    };
+    const blocks = b.quick ? 1 : E2E_BLOCKS;
+    await timeBlocks(blocks);
+    const profile = await trainer.profileStep(data[0]!);
     plan = trainer.plan;
     cost = trainer.stepCost;
+    share = shareOf(profile);
+    profileSource = profile.source;
+    b.log(`e2e.${name}: ${median(blockMs).toFixed(1)} ms/step; kernel share (% of profiled ${profile.totalMs.toFixed(1)} ms, ${profile.source}): ${JSON.stringify(share)}`);
+    if (peers.length) {
+      for (const peer of peers) {
+        const r = await peer({ b, name: preset, cfg, signal: data[0]! });
+        Object.assign(peerFields, r.fields);
+        Object.assign(peerMs, r.ratios);
+      }
+      // Our blocks bracket the peers' (as many after as before), so a slow spell of this shared
+      // host during either side lands in our median too instead of in the ratio alone: one
+      // median-of-3 run read ours 495 ms vs tfjs 4701 (9.5×) while the runs around it read 381–401.
+      await timeBlocks(blocks);
+    }
+    ms = median(blockMs);
   } finally {
     trainer.dispose();
   }
-  const share: Record<string, number> = {};
-  for (const op of profile.ops) share[op.name] = Math.round((1000 * op.ms) / profile.totalMs) / 10;
-  b.log(`e2e.${name}: ${ms.toFixed(1)} ms/step; kernel share (% of profiled ${profile.totalMs.toFixed(1)} ms, ${profile.source}): ${JSON.stringify(share)}`);
-  const peerFields: Record<string, unknown> = {};
-  for (const peer of peers) Object.assign(peerFields, await peer({ b, name: preset, cfg, signal: data[0]!, ms }));
+  for (const [key, peer] of Object.entries(peerMs)) {
+    peerFields[key] = Math.round((peer / ms) * 100) / 100;
+    b.log(`e2e.${name}: ${key} ${(peer / ms).toFixed(2)} (peer ${peer.toFixed(1)} ms / ours ${ms.toFixed(1)} ms, median of ${blockMs.length} blocks)`);
+  }
   return makeResult({
     name: `e2e.${name}`,
     shape: { B: cfg.batchSize, L: cfg.window, C: cfg.channels, H: cfg.hidden, K: cfg.predictionSteps, negatives: cfg.negatives.kind, activations: cfg.activations },
@@ -82,10 +112,17 @@ export async function measurePreset(
     noreuse_bytes: plan.noReuseBytes,
     planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,
     kernel_share_pct: share,
-    profile_source: profile.source,
+    profile_source: profileSource,
     variants,
     ...peerFields,
   });
+}
+
+/** Each op's share of one profiled step, in % to one decimal. */
+function shareOf(profile: { ops: readonly { name: string; ms: number }[]; totalMs: number }): Record<string, number> {
+  const share: Record<string, number> = {};
+  for (const op of profile.ops) share[op.name] = Math.round((1000 * op.ms) / profile.totalMs) / 10;
+  return share;
 }
 
 /** Blocks of timed steps per preset (full runs; quick runs time one). */

@@ -402,7 +402,13 @@ def grads_command(args):
 def bench_command(args):
     """ms per training step (forward, backward, our Adam) in float32 on a fixed batch: the PyTorch-CPU
     peer of `cpc-webgpu bench --e2e`."""
+    import os
     import time
+    # Every core this process may run on, set explicitly: the peer is PyTorch at its best here. Its
+    # default is not that — on this 2-core host (2 cores × 1 thread) torch 1.13 started with 1
+    # thread on one day and 2 on another (measured: conv1d 64→64, k 8, stride 4, B 8, T 4096: 5.6 ms
+    # with 1 thread, 2.4 ms with 2).
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
     model, cfg, m, v, step, _ = model_from_checkpoint(args.checkpoint, torch.float32)
     tensors, _ = read_safetensors(args.batch)
     signal = tensors['signal'].float()
