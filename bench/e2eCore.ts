@@ -129,7 +129,7 @@ function shareOf(profile: { ops: readonly { name: string; ms: number }[]; totalM
 const E2E_BLOCKS = 3;
 
 /** Timed steps per block and preset, [quick, full]: enough for a stable mean at each preset's step time. */
-const PRESET_STEPS: Record<PresetName, [number, number]> = { tiny: [3, 10], small: [3, 6], paper: [2, 2] };
+const PRESET_STEPS: Record<PresetName, [number, number]> = { tiny: [3, 10], small: [3, 6], medium: [2, 3], paper: [2, 2] };
 
 /** The e2e suite with these peers (none in the browser); peers never run on the paper preset (too slow). */
 export function e2eSuiteWith(peers: readonly E2ePeer[]): BenchSuite {

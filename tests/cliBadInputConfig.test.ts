@@ -58,7 +58,7 @@ const layers = (n: number, k: number, s: number) => ({ kernels: new Array(n).fil
 const CONFIGS: { name: string; config: unknown; field: string; says: RegExp }[] = [
   { name: 'object preset with an unknown key', config: { preset: { ...tiny(), EVIL: 1 } }, field: 'preset.EVIL', says: /unknown config field/ },
   { name: 'object preset with an unknown optimizer key', config: { preset: { ...tiny(), optimizer: { ...PRESETS.tiny.optimizer, EVIL: 1 } } }, field: 'preset.optimizer.EVIL', says: /unknown optimizer field/ },
-  { name: 'numeric preset', config: { preset: 5 }, field: 'preset:', says: /must be a preset name \(tiny, small, paper\) or a complete config object, got 5/ },
+  { name: 'numeric preset', config: { preset: 5 }, field: 'preset:', says: /must be a preset name \(tiny, small, medium, paper\) or a complete config object, got 5/ },
   { name: 'empty-object preset', config: { preset: {} }, field: 'preset:', says: /missing config fields channels/ },
   { name: 'array preset', config: { preset: [] }, field: 'preset:', says: /must be a preset name/ },
   ...[5, null, true, [], 'adam'].map((optimizer) => ({
@@ -162,7 +162,7 @@ describe('other subcommands', () => {
   }, PRE_DEVICE.timeoutMs + 10_000);
 
   it('bench --presets with an unknown preset is one line listing the presets, before any GPU work', async () => {
-    expectRefusal(await cliMeasured(['bench', '--e2e', '--presets', 'tiny,huge'], PRE_DEVICE), '--presets', /unknown preset 'huge' \(known: tiny, small, paper\)/);
+    expectRefusal(await cliMeasured(['bench', '--e2e', '--presets', 'tiny,huge'], PRE_DEVICE), '--presets', /unknown preset 'huge' \(known: tiny, small, medium, paper\)/);
   }, PRE_DEVICE.timeoutMs + 10_000);
 
   it('bench --no-tune without the e2e suite is one line saying what it applies to, before any GPU work', async () => {

@@ -35,7 +35,7 @@ import { NodeTuneCache } from '../node/tuneCache.ts';
 const RATE_WINDOW = 20;
 
 export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
-  --preset tiny|small|paper   model/optimizer preset (default small)
+  --preset NAME               model/optimizer preset: tiny, small (default), medium, paper
   --config FILE.json          config fields over the preset: {"preset": "small", "channels": 128,
                               "optimizer": {"lr": 5e-4}, …}; every field is in the CpcTrainConfig
                               type, dist/types/cpc/config.d.ts in the installed package
