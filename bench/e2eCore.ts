@@ -50,9 +50,8 @@ export async function measurePreset(
   // Fixed kernels (each op's default variant; no cache): the row the tuned rows compare against.
   const trainer = await CpcTrainer.create(b.ctx, cfg, { metricsEvery: steps, tune: 'off' });
   const variants = trainer.variants();
-  let ms: number, plan, cost;
+  let ms: number, profile, plan, cost;
   let share: Record<string, number> = {};
-  let profileSource = '';
   const blockMs: number[] = [];
   const peerFields: Record<string, unknown> = {};
   const peerMs: Record<string, number> = {};
@@ -74,11 +73,10 @@ export async function measurePreset(
     };
     const blocks = b.quick ? 1 : E2E_BLOCKS;
     await timeBlocks(blocks);
-    const profile = await trainer.profileStep(data[0]!);
+    profile = await trainer.profileStep(data[0]!);
     plan = trainer.plan;
     cost = trainer.stepCost;
     share = shareOf(profile);
-    profileSource = profile.source;
     b.log(`e2e.${name}: ${median(blockMs).toFixed(1)} ms/step; kernel share (% of profiled ${profile.totalMs.toFixed(1)} ms, ${profile.source}): ${JSON.stringify(share)}`);
     if (peers.length) {
       for (const peer of peers) {
@@ -112,7 +110,7 @@ export async function measurePreset(
     noreuse_bytes: plan.noReuseBytes,
     planned_vs_noreuse: Math.round((1000 * plan.plannedPeakBytes) / plan.noReuseBytes) / 1000,
     kernel_share_pct: share,
-    profile_source: profileSource,
+    profile_source: profile.source,
     variants,
     ...peerFields,
   });

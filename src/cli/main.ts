@@ -1,6 +1,7 @@
 // The `cpc-webgpu` command. Each subcommand lives in its own module; this file only routes.
 import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../node/device.ts';
+import { PRESET_NAMES } from '../cpc/config.ts';
 import { CpcError } from '../runtime/errors.ts';
 import { batchesCommand } from './batches.ts';
 import { benchCommand } from './bench.ts';
@@ -27,7 +28,7 @@ commands:
                          preset/config also the kernel variants train would use (tuning cache or defaults)
   tune [--preset P] [--config FILE] [--json]
                          time the kernel variants for those shapes on this adapter; cache the choices
-  train [--preset tiny|small|medium|paper] [--config FILE] [--data synthetic|DIR] [--steps N] [--seed S]
+  train [--preset ${PRESET_NAMES.join('|')}] [--config FILE] [--data synthetic|DIR] [--steps N] [--seed S]
         [--out DIR] [--resume] [--probe] [--json] …
                          train CPC; checkpoint + metrics.jsonl in --out (train --help for all options)
   eval --checkpoint FILE [--data synthetic|DIR] [--json]
@@ -44,7 +45,7 @@ commands:
   --verbose              (with any command) also show Dawn's native start-up messages
 `;
 
-const INFO_USAGE = `usage: cpc-webgpu info [--json] [--preset tiny|small|medium|paper] [--config FILE.json]
+const INFO_USAGE = `usage: cpc-webgpu info [--json] [--preset ${PRESET_NAMES.join('|')}] [--config FILE.json]
   prints the WebGPU adapter, the enabled optional features and the limits cpc-webgpu relies on
   --preset NAME / --config F  also the kernel variant per tunable op that train would use for these
                               shapes: from the tuning cache (cpc-webgpu tune) or the adapter's defaults

@@ -11,7 +11,7 @@
 // a lost device ends it with the last checkpoint intact, to be continued with --resume.
 import { parseArgs } from 'node:util';
 import type { WindowBatch } from '../cpc/data/batcher.ts';
-import { cpcChance, framesPerWindow, type CpcTrainConfig } from '../cpc/config.ts';
+import { cpcChance, framesPerWindow, PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
 import { evaluateProbes, mfccEncoder } from '../cpc/evaluate.ts';
 import { nonFiniteCauses, nonFiniteWhat } from '../cpc/nonFinite.ts';
 import { initParams } from '../cpc/params.ts';
@@ -35,7 +35,7 @@ import { NodeTuneCache } from '../node/tuneCache.ts';
 const RATE_WINDOW = 20;
 
 export const TRAIN_USAGE = `usage: cpc-webgpu train [options]
-  --preset NAME               model/optimizer preset: tiny, small (default), medium, paper
+  --preset NAME               model/optimizer preset: ${PRESET_NAMES.join(', ')} (default small)
   --config FILE.json          config fields over the preset: {"preset": "small", "channels": 128,
                               "optimizer": {"lr": 5e-4}, …}; every field is in the CpcTrainConfig
                               type, dist/types/cpc/config.d.ts in the installed package

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { graphTunables, buildCpcGraph } from '../cpc/graph.ts';
 import { CpcTrainer } from '../cpc/trainer.ts';
-import type { CpcTrainConfig } from '../cpc/config.ts';
+import { PRESET_NAMES, type CpcTrainConfig } from '../cpc/config.ts';
 import { acquireNodeDevice, closeNodeDevice } from '../node/device.ts';
 import { NodeTuneCache } from '../node/tuneCache.ts';
 import type { GpuContext } from '../runtime/device.ts';
@@ -12,7 +12,7 @@ import { formatVerdict, resolveVariants, type VariantChoice } from '../runtime/t
 import { configFromFlags } from './trainSetup.ts';
 import { UsageError } from './usage.ts';
 
-export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset tiny|small|medium|paper] [--config FILE.json] [--ops a,b,…] [--json]
+export const TUNE_USAGE = `usage: cpc-webgpu tune [--preset ${PRESET_NAMES.join('|')}] [--config FILE.json] [--ops a,b,…] [--json]
   times every kernel variant of each tunable op (encoder conv layers forward / backward, GRU
   forward / backward) for the preset's shapes on this adapter, keeps the default unless another is
   clearly faster (> 5 % and beyond the measured noise); then times whole steps with those picks and
